@@ -1,0 +1,58 @@
+# certgate: the two commands are `make run` and `make test` (README.md).
+# Both install missing Debian packages first (scripts/deps), so a fresh Debian 12 needs nothing else.
+
+JOBS        ?= $(shell nproc)
+BUILD       ?= build
+BUILD_ASAN  ?= build-asan
+BUILD_FUZZ  ?= build-fuzz
+FUZZ_SECONDS ?= 30
+CTEST_FLAGS ?= --output-on-failure
+
+.PHONY: all build deps test test-plain test-asan run fuzz fuzz-build clean
+
+all: build
+
+deps:
+	@scripts/deps
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps
+	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Asan >/dev/null
+	@cmake --build $(BUILD_ASAN) -j $(JOBS)
+
+# Every test: the plain build, then the same suite under ASan+UBSan.
+test: test-plain test-asan
+
+test-plain: build
+	@echo "== tests (plain build)"
+	@cd $(BUILD) && ctest -j $(JOBS) $(CTEST_FLAGS)
+
+test-asan: build-asan
+	@echo "== tests (ASan+UBSan build)"
+	@cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest -j $(JOBS) $(CTEST_FLAGS)
+
+# The gateway demo: a store with a generated demo PKI (scripts/demo).
+run: build
+	@scripts/demo $(BUILD)/certgate
+
+# libFuzzer: each target for FUZZ_SECONDS, starting from its checked-in corpus (new finds go to
+# $(BUILD_FUZZ)/corpus-new, not into the tree).
+fuzz-build:
+	@scripts/deps
+	@CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Asan -DCG_FUZZ=ON >/dev/null
+	@cmake --build $(BUILD_FUZZ) -j $(JOBS)
+
+fuzz: fuzz-build
+	@set -e; for t in $(BUILD_FUZZ)/tests/fuzz_*; do \
+	  name=$${t##*/fuzz_}; mkdir -p $(BUILD_FUZZ)/corpus-new/$$name; \
+	  echo "== fuzz $$name for $(FUZZ_SECONDS)s"; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
+	      $(BUILD_FUZZ)/corpus-new/$$name tests/fuzz/corpus/$$name 2>&1 | tail -n 12; \
+	done
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -1,0 +1,23 @@
+/* String helpers that replace the banned libc functions (STYLE.md). */
+#ifndef CG_CORE_STR_H
+#define CG_CORE_STR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+/* Copies at most n-1 bytes and always NUL-terminates; returns strlen(src) (truncation when
+ * the result is >= n). */
+size_t cg_strlcpy(char *dst, const char *src, size_t n);
+/* Whole decimal numbers only, no sign for unsigned, no trailing junk, range-checked. */
+CG_RESULT cg_str_to_u64(const char *s, uint64_t *out);
+CG_RESULT cg_str_to_i64(const char *s, int64_t *out);
+/* Lowercase hex of n bytes into out (2n+1 bytes). */
+void cg_hex_encode(const uint8_t *p, size_t n, char *out);
+/* ASCII lowercase copy into a new string (cg_free). */
+char *cg_str_lower_dup(const char *s);
+bool cg_str_ends_with(const char *s, const char *suffix);
+
+#endif

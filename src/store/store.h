@@ -1,0 +1,139 @@
+/* The store: one interface, a const ops table per backend (sqlite: now, postgres: later).
+ * Nothing above this header knows which backend runs.
+ *
+ * Every object belongs to an environment (the `env` argument); the same names in two
+ * environments never collide. Every change bumps the environment's revision, so that a daemon
+ * notices changes by polling cg_store_revision (cheap: one indexed read).
+ *
+ * Errors: CG_ENOSTORE (URL names a store that was never created: hint "certgate init"),
+ * CG_ENOTFOUND, CG_EEXISTS, CG_EINUSE (a certificate still referenced by pins), CG_ESTORE
+ * (anything the backend reports, with its message). All set a message in err. */
+#ifndef CG_STORE_STORE_H
+#define CG_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+struct cg_store;
+
+enum cg_store_cert_kind { CG_STORE_CLIENT = 0, CG_STORE_SERVER = 1, CG_STORE_CA = 2 };
+
+/* One row of the certificate table. Strings are owned by the record. */
+struct cg_store_cert {
+    char id[33];           /* 32 lowercase hex chars, random; the AAD of key_blob */
+    char *name;
+    int kind;              /* enum cg_store_cert_kind */
+    bool is_default;       /* client only: presented when no pin matches */
+    char *cert_pem;        /* leaf then chain (client/server), or the bundle (ca): public data */
+    uint8_t *key_blob;     /* sealed private key (cg_pki_key_seal); NULL for ca */
+    size_t key_blob_len;
+    char *warnings_json;   /* JSON array of strings, "[]" when none */
+    int64_t created_at;    /* unix seconds, set by the store */
+    int64_t updated_at;
+};
+
+void cg_store_cert_cleanup(struct cg_store_cert *c); /* frees and wipes key_blob */
+
+struct cg_store_cert_list {
+    struct cg_store_cert *items;
+    size_t n;
+};
+void cg_store_cert_list_cleanup(struct cg_store_cert_list *l);
+
+/* A pin: target -> certificate name, or -> none (cert_name == NULL). */
+struct cg_store_pin {
+    char *target;
+    char *cert_name;
+};
+struct cg_store_pin_list {
+    struct cg_store_pin *items;
+    size_t n;
+};
+void cg_store_pin_list_cleanup(struct cg_store_pin_list *l);
+
+struct cg_store_ops {
+    const char *scheme; /* "sqlite" */
+    /* create: make the store (and its schema) when missing; otherwise a missing store is
+     * CG_ENOSTORE. Runs pending migrations either way. */
+    int (*open)(const char *url, bool create, struct cg_store **out, struct cg_err *err);
+    void (*close)(struct cg_store *s);
+    /* Where the master key lives by default for this URL (sqlite: beside the database file);
+     * CG_EUSAGE when the backend has no such place (postgres: --master-key is required). */
+    int (*default_master_key)(const char *url, char *out, size_t n, struct cg_err *err);
+
+    /* Transactions: everything between begin and commit is applied at once or not at all. */
+    int (*begin)(struct cg_store *s, struct cg_err *err);
+    int (*commit)(struct cg_store *s, struct cg_err *err);
+    void (*rollback)(struct cg_store *s);
+
+    int (*revision)(struct cg_store *s, const char *env, uint64_t *out, struct cg_err *err);
+
+    /* Inserts c (c->id must be set by the caller). replace: an existing certificate of that
+     * name is replaced (its pins keep pointing at the name); otherwise CG_EEXISTS. */
+    int (*cert_put)(struct cg_store *s, const char *env, const struct cg_store_cert *c, bool replace,
+                    struct cg_err *err);
+    int (*cert_get)(struct cg_store *s, const char *env, const char *name, struct cg_store_cert *out,
+                    struct cg_err *err);
+    /* Ordered by name. */
+    int (*cert_list)(struct cg_store *s, const char *env, struct cg_store_cert_list *out,
+                     struct cg_err *err);
+    /* CG_ENOTFOUND; CG_EINUSE when pins name it (message lists up to 5 targets). */
+    int (*cert_delete)(struct cg_store *s, const char *env, const char *name, struct cg_err *err);
+    /* Marks name as the default client certificate and clears the mark on every other. */
+    int (*cert_set_default)(struct cg_store *s, const char *env, const char *name, struct cg_err *err);
+
+    /* Upsert. cert_name NULL = pin to none; otherwise the certificate must exist (CG_ENOTFOUND). */
+    int (*pin_put)(struct cg_store *s, const char *env, const char *target, const char *cert_name,
+                   struct cg_err *err);
+    int (*pin_delete)(struct cg_store *s, const char *env, const char *target, struct cg_err *err);
+    /* Ordered by target. */
+    int (*pin_list)(struct cg_store *s, const char *env, struct cg_store_pin_list *out,
+                    struct cg_err *err);
+};
+
+/* Every store object starts with this. */
+struct cg_store {
+    const struct cg_store_ops *ops;
+};
+
+/* Picks the backend from the URL scheme ("sqlite:PATH"); CG_EUSAGE for an unknown scheme with
+ * a message listing the known ones. */
+CG_RESULT cg_store_open(const char *url, bool create, struct cg_store **out, struct cg_err *err);
+void cg_store_close(struct cg_store *s); /* accepts NULL */
+CG_RESULT cg_store_default_master_key(const char *url, char *out, size_t n, struct cg_err *err);
+/* 32 random hex chars for a new record id. */
+CG_RESULT cg_store_new_id(char out[33]);
+
+/* Thin wrappers so that callers read `cg_store_cert_put(s, ...)` and must test the result. */
+static inline CG_RESULT cg_store_begin(struct cg_store *s, struct cg_err *e) { return s->ops->begin(s, e); }
+static inline CG_RESULT cg_store_commit(struct cg_store *s, struct cg_err *e) { return s->ops->commit(s, e); }
+static inline void cg_store_rollback(struct cg_store *s) { s->ops->rollback(s); }
+static inline CG_RESULT cg_store_revision(struct cg_store *s, const char *env, uint64_t *o, struct cg_err *e)
+{ return s->ops->revision(s, env, o, e); }
+static inline CG_RESULT cg_store_cert_put(struct cg_store *s, const char *env, const struct cg_store_cert *c,
+                                          bool replace, struct cg_err *e)
+{ return s->ops->cert_put(s, env, c, replace, e); }
+static inline CG_RESULT cg_store_cert_get(struct cg_store *s, const char *env, const char *name,
+                                          struct cg_store_cert *o, struct cg_err *e)
+{ return s->ops->cert_get(s, env, name, o, e); }
+static inline CG_RESULT cg_store_cert_list(struct cg_store *s, const char *env, struct cg_store_cert_list *o,
+                                           struct cg_err *e)
+{ return s->ops->cert_list(s, env, o, e); }
+static inline CG_RESULT cg_store_cert_delete(struct cg_store *s, const char *env, const char *name, struct cg_err *e)
+{ return s->ops->cert_delete(s, env, name, e); }
+static inline CG_RESULT cg_store_cert_set_default(struct cg_store *s, const char *env, const char *name,
+                                                  struct cg_err *e)
+{ return s->ops->cert_set_default(s, env, name, e); }
+static inline CG_RESULT cg_store_pin_put(struct cg_store *s, const char *env, const char *target,
+                                         const char *cert_name, struct cg_err *e)
+{ return s->ops->pin_put(s, env, target, cert_name, e); }
+static inline CG_RESULT cg_store_pin_delete(struct cg_store *s, const char *env, const char *target, struct cg_err *e)
+{ return s->ops->pin_delete(s, env, target, e); }
+static inline CG_RESULT cg_store_pin_list(struct cg_store *s, const char *env, struct cg_store_pin_list *o,
+                                          struct cg_err *e)
+{ return s->ops->pin_list(s, env, o, e); }
+
+#endif
