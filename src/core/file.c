@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/mem.h"
 #include "core/str.h"
 
 int cg_file_read(const char *path, struct cg_buf *out, struct cg_err *err)
