@@ -1,0 +1,59 @@
+/* The bootstrap file (YAML) given with -c FILE / CERTGATE_CONFIG: the few settings that must be
+ * known before the store can be read. Everything else lives in the store (SPEC.md section 4).
+ *
+ *   environment: production            # default "production"
+ *   store: sqlite:/var/lib/certgate/certgate.db
+ *   master_key: /var/lib/certgate/master.key
+ *   listen:                            # each an address or a list of addresses
+ *     egress: 127.0.0.1:8080
+ *     ingress: [0.0.0.0:443, "[::]:443"]
+ *     admin: 127.0.0.1:9443
+ *   workers: 2                         # default: number of cores (0 = that)
+ *   log:
+ *     level: info                      # debug | info | warn | error
+ *     access: stderr                   # a path, or stderr
+ *     format: text                     # text | json
+ *
+ * Unknown keys, wrong types and bad values are refused with a message naming the file, the line
+ * and the key: "certgate.yaml:7: unknown key 'lisen' in 'listen'..." (hint lists the known keys). */
+#ifndef CG_CONFIG_BOOTSTRAP_H
+#define CG_CONFIG_BOOTSTRAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/slice.h"
+#include "core/strlist.h"
+
+#define CG_CONFIG_MAX_BYTES (256 * 1024)
+
+enum cg_log_format { CG_LOG_FORMAT_TEXT, CG_LOG_FORMAT_JSON };
+
+struct cg_config {
+    char *environment;        /* NULL when not given */
+    char *store_url;          /* NULL when not given */
+    char *master_key;         /* NULL when not given */
+    struct cg_strlist listen_egress;  /* "host:port" or "[v6]:port", validated */
+    struct cg_strlist listen_ingress;
+    struct cg_strlist listen_admin;
+    unsigned workers;         /* 0 = number of cores */
+    enum cg_log_level log_level;        /* default info */
+    char *log_access;         /* NULL = stderr */
+    enum cg_log_format log_format;      /* default text */
+};
+
+void cg_config_init(struct cg_config *c);
+void cg_config_cleanup(struct cg_config *c);
+
+/* Parses YAML text; `name` is the file name for messages. On error *c is left as after init. */
+CG_RESULT cg_config_parse(const char *name, struct cg_slice yaml, struct cg_config *c,
+                          struct cg_err *err);
+/* Reads path (capped at CG_CONFIG_MAX_BYTES) and parses it. */
+CG_RESULT cg_config_load(const char *path, struct cg_config *c, struct cg_err *err);
+
+/* Validates "host:port", "[v6]:port" or ":port" (port 1..65535); true when valid. */
+bool cg_config_listen_addr_valid(const char *s);
+
+#endif
