@@ -1,0 +1,233 @@
+#include "cli/certops.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/file.h"
+#include "core/mem.h"
+#include "core/time.h"
+
+int cg_cli_read_input(const char *path, struct cg_buf *out, struct cg_err *err)
+{
+    int rc = cg_file_read(path, out, err);
+    if (rc == CG_ELIMIT)
+        cg_err_hint(err, "certificates, keys and bundles are at most %d bytes; check that this is the right file",
+                    CG_PKI_MAX_INPUT);
+    return rc;
+}
+
+int cg_cli_identity_load(const char *file, const char *key_file, const char *chain_file, const char *password,
+                         bool may_prompt, struct cg_pki_identity *out, struct cg_err *err)
+{
+    struct cg_buf main_buf, key_buf, chain_buf;
+    cg_buf_init_secret(&main_buf, CG_PKI_MAX_INPUT);
+    cg_buf_init_secret(&key_buf, CG_PKI_MAX_INPUT);
+    cg_buf_init(&chain_buf, CG_PKI_MAX_INPUT);
+    char *asked = NULL;
+    int rc;
+    if ((rc = cg_cli_read_input(file, &main_buf, err)) < 0) goto out;
+    if (key_file && (rc = cg_cli_read_input(key_file, &key_buf, err)) < 0) goto out;
+    if (chain_file && (rc = cg_cli_read_input(chain_file, &chain_buf, err)) < 0) goto out;
+    struct cg_pki_input in_main = {file, cg_buf_slice(&main_buf)};
+    struct cg_pki_input in_key = {key_file, cg_buf_slice(&key_buf)};
+    struct cg_pki_input in_chain = {chain_file, cg_buf_slice(&chain_buf)};
+    rc = cg_pki_identity_load(&in_main, key_file ? &in_key : NULL, chain_file ? &in_chain : NULL, password, out,
+                              err);
+    if (rc == CG_EPASSWORD && !password && may_prompt && cg_cli_interactive()) {
+        char prompt[512];
+        snprintf(prompt, sizeof(prompt), "password for %s: ", key_file && !strstr(err->msg, file) ? key_file : file);
+        if ((rc = cg_cli_prompt_password(prompt, &asked, err)) < 0) goto out;
+        rc = cg_pki_identity_load(&in_main, key_file ? &in_key : NULL, chain_file ? &in_chain : NULL, asked, out,
+                                  err);
+    }
+out:
+    cg_free_secret_str(asked);
+    cg_buf_cleanup(&main_buf);
+    cg_buf_cleanup(&key_buf);
+    cg_buf_cleanup(&chain_buf);
+    return rc;
+}
+
+static char *warnings_json(const struct cg_strlist *w)
+{
+    json_t *a = json_array();
+    if (!a) return NULL;
+    for (size_t i = 0; i < w->n; i++) json_array_append_new(a, json_string(w->items[i]));
+    char *s = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    return s;
+}
+
+int cg_cli_cert_save(struct cg_cli *cli, const char *name, enum cg_cert_kind kind, const struct cg_pki_identity *id,
+                     STACK_OF(X509) *cas, bool replace, bool make_default, struct cg_strlist *warnings,
+                     struct cg_err *err)
+{
+    struct cg_strlist w;
+    cg_strlist_init(&w);
+    struct cg_buf pem, blob;
+    cg_buf_init(&pem, 0);
+    cg_buf_init(&blob, 0);
+    struct cg_store_cert rec = {0};
+    struct cg_store_cert old = {0};
+    char *wj = NULL;
+    int rc;
+    time_t now = cg_time_now();
+
+    if (replace) {
+        rc = cg_store_cert_get(cli->store, cli->env, name, &old, err);
+        if (rc == 0 && old.kind != (int)kind) {
+            rc = cg_err_set(err, CG_EINVAL, "certificate '%s' is a %s certificate; it cannot be replaced by a %s", name,
+                            cg_cert_kind_name((enum cg_cert_kind)old.kind), cg_cert_kind_name(kind));
+            cg_err_hint(err, "remove it first (certgate cert rm %s) or choose another name", name);
+            goto out;
+        }
+        if (rc == CG_ENOTFOUND) replace = false; /* --replace of a new name simply adds it */
+        else if (rc < 0) goto out;
+        cg_err_clear(err);
+    }
+    rc = kind == CG_CERT_CA ? cg_pki_ca_check(cas, now, &w) : cg_pki_identity_check(id, kind, now, &w);
+    if (rc < 0) goto out;
+    rc = CG_ENOMEM;
+    if (!(wj = warnings_json(&w))) goto out;
+    if ((rc = kind == CG_CERT_CA ? cg_pki_certs_to_pem(NULL, cas, &pem) : cg_pki_certs_to_pem(id->leaf, id->chain, &pem)) < 0)
+        goto out;
+    if ((rc = cg_store_new_id(rec.id)) < 0) goto out;
+    if (kind != CG_CERT_CA) {
+        if ((rc = cg_cli_master(cli, err)) < 0) goto out;
+        if ((rc = cg_pki_key_seal(cli->master, cg_slice_str(rec.id), id->key, &blob, err)) < 0) goto out;
+        rec.key_blob = blob.ptr;
+        rec.key_blob_len = blob.len;
+    }
+    rec.name = (char *)name;
+    rec.kind = (int)kind;
+    rec.is_default = (replace && old.is_default) || (make_default && kind == CG_CERT_CLIENT);
+    rec.cert_pem = (char *)cg_buf_str(&pem);
+    rec.warnings_json = wj;
+    if ((rc = cg_store_cert_put(cli->store, cli->env, &rec, replace, err)) < 0) goto out;
+    if (make_default && (rc = cg_store_cert_set_default(cli->store, cli->env, name, err)) < 0) goto out;
+    for (size_t i = 0; warnings && i < w.n; i++)
+        if ((rc = cg_strlist_add(warnings, w.items[i])) < 0) goto out;
+    rc = 0;
+out:
+    cg_store_cert_cleanup(&old);
+    free(wj);
+    cg_buf_cleanup(&pem);
+    cg_wipe(blob.ptr, blob.cap);
+    cg_buf_cleanup(&blob);
+    cg_strlist_cleanup(&w);
+    return rc;
+}
+
+int cg_cert_view_load(const struct cg_store_cert *row, struct cg_cert_view *v, struct cg_err *err)
+{
+    memset(v, 0, sizeof(*v));
+    v->row = row;
+    cg_strlist_init(&v->warnings);
+    CG_GUARD(cg_pki_certs_from_pem(cg_slice_str(row->cert_pem), &v->certs, err));
+    v->n = (size_t)sk_X509_num(v->certs);
+    v->facts = cg_calloc(v->n, sizeof(*v->facts));
+    CG_ENSURE(v->facts, CG_ENOMEM);
+    for (size_t i = 0; i < v->n; i++) {
+        CG_GUARD(cg_pki_facts_get(sk_X509_value(v->certs, (int)i), &v->facts[i]));
+        bool bundle_wide = row->kind == CG_STORE_CA;
+        if (i == 0 || (bundle_wide && v->facts[i].not_after < v->not_after)) v->not_after = v->facts[i].not_after;
+        if (i == 0 || (bundle_wide && v->facts[i].not_before > v->not_before)) v->not_before = v->facts[i].not_before;
+    }
+    json_error_t je;
+    json_t *w = json_loads(row->warnings_json ? row->warnings_json : "[]", 0, &je);
+    size_t i;
+    json_t *item;
+    json_array_foreach(w, i, item)
+    {
+        if (json_is_string(item)) CG_GUARD(cg_strlist_add(&v->warnings, json_string_value(item)));
+    }
+    json_decref(w);
+    return 0;
+}
+
+void cg_cert_view_cleanup(struct cg_cert_view *v)
+{
+    for (size_t i = 0; v->facts && i < v->n; i++) cg_pki_facts_cleanup(&v->facts[i]);
+    cg_free(v->facts);
+    sk_X509_pop_free(v->certs, X509_free);
+    cg_strlist_cleanup(&v->warnings);
+    memset(v, 0, sizeof(*v));
+}
+
+static json_t *strlist_json(const struct cg_strlist *l)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && l && i < l->n; i++) json_array_append_new(a, json_string(l->items[i]));
+    return a;
+}
+
+static json_t *facts_json(const struct cg_pki_facts *f, time_t now)
+{
+    char nb[32], na[32];
+    json_t *o = json_object();
+    json_object_set_new(o, "subject", json_string(f->subject));
+    json_object_set_new(o, "issuer", json_string(f->issuer));
+    json_object_set_new(o, "serial", json_string(f->serial));
+    json_object_set_new(o, "not_before", json_string(cg_time_rfc3339(f->not_before, nb, sizeof(nb))));
+    json_object_set_new(o, "not_after", json_string(cg_time_rfc3339(f->not_after, na, sizeof(na))));
+    json_object_set_new(o, "days_left", json_integer(cg_time_days_until(f->not_after, now)));
+    json_object_set_new(o, "fingerprint_sha256", json_string(f->fingerprint));
+    json_object_set_new(o, "spki_sha256", json_string(f->spki_sha256));
+    json_object_set_new(o, "key_type", json_string(f->key_type));
+    json_object_set_new(o, "key_bits", json_integer(f->key_bits));
+    json_object_set_new(o, "is_ca", json_boolean(f->is_ca));
+    json_object_set_new(o, "sans", strlist_json(&f->sans));
+    json_object_set_new(o, "extended_key_usage", strlist_json(&f->eku));
+    return o;
+}
+
+json_t *cg_cert_view_json(const struct cg_cert_view *v, time_t now, const struct cg_strlist *pinned_by)
+{
+    char nb[32], na[32], ts[32];
+    const struct cg_pki_facts *f = &v->facts[0];
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(v->row->name));
+    json_object_set_new(o, "kind", json_string(cg_cert_kind_name((enum cg_cert_kind)v->row->kind)));
+    json_object_set_new(o, "default", json_boolean(v->row->is_default));
+    json_object_set_new(o, "subject", json_string(f->subject));
+    json_object_set_new(o, "issuer", json_string(f->issuer));
+    json_object_set_new(o, "serial", json_string(f->serial));
+    json_object_set_new(o, "not_before", json_string(cg_time_rfc3339(v->not_before, nb, sizeof(nb))));
+    json_object_set_new(o, "not_after", json_string(cg_time_rfc3339(v->not_after, na, sizeof(na))));
+    json_object_set_new(o, "days_left", json_integer(cg_time_days_until(v->not_after, now)));
+    json_object_set_new(o, "fingerprint_sha256", json_string(f->fingerprint));
+    json_object_set_new(o, "spki_sha256", json_string(f->spki_sha256));
+    json_object_set_new(o, "key_type", json_string(f->key_type));
+    json_object_set_new(o, "key_bits", json_integer(f->key_bits));
+    if (f->key_curve[0]) json_object_set_new(o, "key_curve", json_string(f->key_curve));
+    json_object_set_new(o, "sans", strlist_json(&f->sans));
+    json_object_set_new(o, "extended_key_usage", strlist_json(&f->eku));
+    json_object_set_new(o, "warnings", strlist_json(&v->warnings));
+    json_t *list = json_array();
+    for (size_t i = v->row->kind == CG_STORE_CA ? 0 : 1; i < v->n; i++)
+        json_array_append_new(list, facts_json(&v->facts[i], now));
+    json_object_set_new(o, v->row->kind == CG_STORE_CA ? "certificates" : "chain", list);
+    if (pinned_by) json_object_set_new(o, "pinned_by", strlist_json(pinned_by));
+    json_object_set_new(o, "created_at", json_string(cg_time_rfc3339((time_t)v->row->created_at, ts, sizeof(ts))));
+    json_object_set_new(o, "updated_at", json_string(cg_time_rfc3339((time_t)v->row->updated_at, ts, sizeof(ts))));
+    return o;
+}
+
+void cg_cli_print_saved(const char *verb, const char *name, enum cg_cert_kind kind, X509 *first, size_t n_certs,
+                        const struct cg_strlist *warnings)
+{
+    struct cg_pki_facts f;
+    if (first && cg_pki_facts_get(first, &f) == 0) {
+        char na[32];
+        long days = cg_time_days_until(f.not_after, cg_time_now());
+        if (kind == CG_CERT_CA)
+            printf("%s ca '%s': %zu certificate%s, first %s, expires %s (%ld days)\n", verb, name, n_certs,
+                   n_certs == 1 ? "" : "s", f.subject, cg_time_rfc3339(f.not_after, na, sizeof(na)), days);
+        else
+            printf("%s %s certificate '%s': %s, expires %s (%ld days), sha256 %s\n", verb, cg_cert_kind_name(kind),
+                   name, f.subject, cg_time_rfc3339(f.not_after, na, sizeof(na)), days, f.fingerprint);
+        cg_pki_facts_cleanup(&f);
+    }
+    for (size_t i = 0; warnings && i < warnings->n; i++)
+        fprintf(stderr, "warning: %s '%s': %s\n", kind == CG_CERT_CA ? "ca" : "certificate", name, warnings->items[i]);
+}

@@ -1,0 +1,241 @@
+/* certgate cert add|list|show|rm|set and ca add. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/certops.h"
+#include "cli/output.h"
+#include "core/mem.h"
+#include "core/time.h"
+
+#define NAME_MAX_LEN 128
+
+/* Names are what pins and configuration refer to: keep them shell- and URL-friendly. */
+static int check_name(const char *name, struct cg_err *err)
+{
+    size_t n = strlen(name);
+    bool ok = n > 0 && n <= NAME_MAX_LEN;
+    for (size_t i = 0; ok && i < n; i++) {
+        char c = name[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             (i > 0 && (c == '-' || c == '_' || c == '.'));
+    }
+    if (ok && strcmp(name, "none") == 0) ok = false;
+    if (ok) return 0;
+    cg_err_set(err, CG_EUSAGE, "certificate name '%s' is not valid", name);
+    return cg_err_hint(err, "use 1 to %d letters, digits, '-', '_' and '.', starting with a letter or digit "
+                            "('none' is reserved for pins)",
+                       NAME_MAX_LEN);
+}
+
+static const struct cg_cli_opt add_opts[] = {
+    {"key", true, false},          {"chain", true, false},        {"kind", true, false},
+    {"default", false, false},     {"replace", false, false},     {"password-env", true, false},
+    {"password-file", true, false}, {NULL, false, false},
+};
+
+static int run_add(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_err *err)
+{
+    const char *name = a->pos[0], *file = a->pos[1];
+    CG_GUARD(check_name(name, err));
+    enum cg_cert_kind kind = CG_CERT_CLIENT;
+    const char *k = cg_cli_opt(a, "kind");
+    if (k && (cg_cert_kind_parse(k, &kind) < 0 || kind == CG_CERT_CA)) {
+        cg_err_set(err, CG_EUSAGE, "--kind must be client or server, not '%s'", k);
+        return cg_err_hint(err, "CA certificates are added with: certgate ca add NAME FILE");
+    }
+    bool make_default = cg_cli_flag(a, "default");
+    if (make_default && kind != CG_CERT_CLIENT)
+        return cg_err_set(err, CG_EUSAGE, "--default applies to client certificates only");
+    /* open the store and the key before reading secrets, so that set-up errors come first */
+    CG_GUARD(cg_cli_store(cli, false, err));
+    CG_GUARD(cg_cli_master(cli, err));
+    char *password = NULL;
+    CG_GUARD(cg_cli_password(a, &password, err));
+    struct cg_pki_identity id;
+    cg_pki_identity_init(&id);
+    int rc = cg_cli_identity_load(file, cg_cli_opt(a, "key"), cg_cli_opt(a, "chain"), password, true, &id, err);
+    cg_free_secret_str(password);
+    if (rc < 0) return rc;
+    struct cg_strlist warnings;
+    cg_strlist_init(&warnings);
+    rc = cg_cli_cert_save(cli, name, kind, &id, NULL, cg_cli_flag(a, "replace"), make_default, &warnings, err);
+    if (rc == 0) cg_cli_print_saved(cg_cli_flag(a, "replace") ? "stored" : "added", name, kind, id.leaf, 1, &warnings);
+    cg_strlist_cleanup(&warnings);
+    cg_pki_identity_cleanup(&id);
+    return rc;
+}
+
+static const struct cg_cli_opt ca_add_opts[] = {{"replace", false, false}, {NULL, false, false}};
+
+static int run_ca_add(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_err *err)
+{
+    const char *name = a->pos[0], *file = a->pos[1];
+    CG_GUARD(check_name(name, err));
+    CG_GUARD(cg_cli_store(cli, false, err));
+    struct cg_buf buf;
+    cg_buf_init(&buf, CG_PKI_MAX_INPUT);
+    int rc = cg_cli_read_input(file, &buf, err);
+    STACK_OF(X509) *cas = NULL;
+    if (rc == 0) {
+        struct cg_pki_input in = {file, cg_buf_slice(&buf)};
+        rc = cg_pki_ca_load(&in, &cas, err);
+    }
+    cg_buf_cleanup(&buf);
+    if (rc < 0) return rc;
+    struct cg_strlist warnings;
+    cg_strlist_init(&warnings);
+    rc = cg_cli_cert_save(cli, name, CG_CERT_CA, NULL, cas, cg_cli_flag(a, "replace"), false, &warnings, err);
+    if (rc == 0)
+        cg_cli_print_saved(cg_cli_flag(a, "replace") ? "stored" : "added", name, CG_CERT_CA, sk_X509_value(cas, 0),
+                           (size_t)sk_X509_num(cas), &warnings);
+    cg_strlist_cleanup(&warnings);
+    sk_X509_pop_free(cas, X509_free);
+    return rc;
+}
+
+/* Pins naming each certificate, for list/show. */
+static int pins_by_cert(struct cg_cli *cli, const char *name, struct cg_strlist *out, struct cg_err *err)
+{
+    struct cg_store_pin_list pins = {0};
+    CG_GUARD(cg_store_pin_list(cli->store, cli->env, &pins, err));
+    int rc = 0;
+    for (size_t i = 0; i < pins.n && rc == 0; i++)
+        if (pins.items[i].cert_name && !strcmp(pins.items[i].cert_name, name))
+            rc = cg_strlist_add(out, pins.items[i].target);
+    cg_store_pin_list_cleanup(&pins);
+    return rc;
+}
+
+static int run_list(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_err *err)
+{
+    CG_UNUSED(a);
+    CG_GUARD(cg_cli_store(cli, false, err));
+    struct cg_store_cert_list certs = {0};
+    CG_GUARD(cg_store_cert_list(cli->store, cli->env, &certs, err));
+    time_t now = cg_time_now();
+    json_t *arr = json_array();
+    static const char *head[] = {"NAME", "KIND", "DEFAULT", "SUBJECT", "NOT AFTER", "DAYS LEFT", "WARNINGS"};
+    struct cg_table t;
+    cg_table_init(&t, 7, head);
+    int rc = 0;
+    for (size_t i = 0; i < certs.n && rc == 0; i++) {
+        struct cg_cert_view v;
+        if ((rc = cg_cert_view_load(&certs.items[i], &v, err)) < 0) {
+            cg_err_prefix(err, "certificate '%s' in the store", certs.items[i].name);
+            cg_cert_view_cleanup(&v);
+            break;
+        }
+        if (cli->json) {
+            json_array_append_new(arr, cg_cert_view_json(&v, now, NULL));
+        } else {
+            char na[32], days[24], subj[600], nwarn[16];
+            snprintf(days, sizeof(days), "%ld", cg_time_days_until(v.not_after, now));
+            snprintf(subj, sizeof(subj), "%s%s", v.facts[0].subject,
+                     v.row->kind == CG_STORE_CA && v.n > 1 ? " (+more)" : "");
+            snprintf(nwarn, sizeof(nwarn), "%zu", v.warnings.n);
+            const char *cells[] = {v.row->name, cg_cert_kind_name((enum cg_cert_kind)v.row->kind),
+                                   v.row->is_default ? "yes" : "", subj,
+                                   cg_time_rfc3339(v.not_after, na, sizeof(na)), days, v.warnings.n ? nwarn : ""};
+            rc = cg_table_row(&t, cells);
+        }
+        cg_cert_view_cleanup(&v);
+    }
+    if (rc == 0) {
+        if (cli->json) {
+            rc = cg_json_print(arr);
+            arr = NULL;
+        } else if (certs.n == 0) {
+            printf("no certificates in environment '%s' (add one with: certgate cert add NAME FILE)\n", cli->env);
+        } else {
+            cg_table_print(&t);
+        }
+    }
+    json_decref(arr);
+    cg_table_cleanup(&t);
+    cg_store_cert_list_cleanup(&certs);
+    return rc;
+}
+
+static void print_facts(const char *indent, const struct cg_pki_facts *f, time_t now)
+{
+    char nb[32], na[32];
+    printf("%ssubject:      %s\n", indent, f->subject);
+    printf("%sissuer:       %s\n", indent, f->issuer);
+    printf("%sserial:       %s\n", indent, f->serial);
+    printf("%svalid:        %s .. %s (%ld days left)\n", indent, cg_time_rfc3339(f->not_before, nb, sizeof(nb)),
+           cg_time_rfc3339(f->not_after, na, sizeof(na)), cg_time_days_until(f->not_after, now));
+    printf("%ssha256:       %s\n", indent, f->fingerprint);
+    printf("%skey:          %s %d%s%s\n", indent, f->key_type, f->key_bits, f->key_curve[0] ? " " : "", f->key_curve);
+    for (size_t i = 0; i < f->sans.n; i++) printf("%s%s%s\n", indent, i ? "              " : "sans:         ", f->sans.items[i]);
+    for (size_t i = 0; i < f->eku.n; i++) printf("%s%s%s\n", indent, i ? "              " : "ext key use:  ", f->eku.items[i]);
+}
+
+static int run_show(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_err *err)
+{
+    CG_GUARD(cg_cli_store(cli, false, err));
+    struct cg_store_cert row = {0};
+    CG_GUARD(cg_store_cert_get(cli->store, cli->env, a->pos[0], &row, err));
+    struct cg_cert_view v;
+    struct cg_strlist pinned;
+    cg_strlist_init(&pinned);
+    int rc = cg_cert_view_load(&row, &v, err);
+    if (rc == 0) rc = pins_by_cert(cli, row.name, &pinned, err);
+    time_t now = cg_time_now();
+    if (rc == 0 && cli->json) {
+        rc = cg_json_print(cg_cert_view_json(&v, now, &pinned));
+    } else if (rc == 0) {
+        printf("name:         %s\n", row.name);
+        printf("kind:         %s%s\n", cg_cert_kind_name((enum cg_cert_kind)row.kind), row.is_default ? " (default)" : "");
+        for (size_t i = 0; i < v.n; i++) {
+            if (i > 0 || row.kind == CG_STORE_CA)
+                printf("%s %zu:\n", row.kind == CG_STORE_CA ? "certificate" : "chain", row.kind == CG_STORE_CA ? i + 1 : i);
+            print_facts(i > 0 || row.kind == CG_STORE_CA ? "  " : "", &v.facts[i], now);
+        }
+        for (size_t i = 0; i < pinned.n; i++) printf("%s%s\n", i ? "              " : "pinned by:    ", pinned.items[i]);
+        for (size_t i = 0; i < v.warnings.n; i++) printf("warning:      %s\n", v.warnings.items[i]);
+    }
+    cg_strlist_cleanup(&pinned);
+    cg_cert_view_cleanup(&v);
+    cg_store_cert_cleanup(&row);
+    return rc;
+}
+
+static int run_rm(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_err *err)
+{
+    CG_GUARD(cg_cli_store(cli, false, err));
+    CG_GUARD(cg_store_cert_delete(cli->store, cli->env, a->pos[0], err));
+    printf("removed '%s'\n", a->pos[0]);
+    return 0;
+}
+
+static const struct cg_cli_opt set_opts[] = {{"default", false, false}, {NULL, false, false}};
+
+static int run_set(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_err *err)
+{
+    if (!cg_cli_flag(a, "default")) {
+        cg_err_set(err, CG_EUSAGE, "nothing to set");
+        return cg_err_hint(err, "usage: certgate cert set NAME --default");
+    }
+    CG_GUARD(cg_cli_store(cli, false, err));
+    CG_GUARD(cg_store_cert_set_default(cli->store, cli->env, a->pos[0], err));
+    printf("'%s' is now the default client certificate of environment '%s'\n", a->pos[0], cli->env);
+    return 0;
+}
+
+const struct cg_cli_cmd cg_cli_cert_cmds[] = {
+    {"cert", "add", "NAME FILE [--key FILE] [--chain FILE] [--kind client|server] [--default] [--replace] "
+                    "[--password-file FILE | --password-env VAR]",
+     "import a certificate with its private key (PKCS#12, PEM, DER; the format is read from the content)", 2, 2,
+     add_opts, run_add},
+    {"cert", "list", "[--json]", "list certificates: kind, subject, expiry, days left", 0, 0, NULL, run_list},
+    {"cert", "show", "NAME [--json]", "every fact of one certificate, its chain and the pins that name it", 1, 1, NULL,
+     run_show},
+    {"cert", "rm", "NAME", "remove a certificate (refused while pins name it)", 1, 1, NULL, run_rm},
+    {"cert", "set", "NAME --default", "make a client certificate the default (used when no pin matches)", 1, 1,
+     set_opts, run_set},
+    {"ca", "add", "NAME FILE [--replace]", "import a CA bundle (PEM with one or many certificates, DER, base64)", 2, 2,
+     ca_add_opts, run_ca_add},
+    {"ca", "list", "[--json]", "list certificates (the same as cert list)", 0, 0, NULL, run_list},
+    {"ca", "rm", "NAME", "remove a CA bundle", 1, 1, NULL, run_rm},
+    {0},
+};

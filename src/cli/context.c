@@ -1,0 +1,90 @@
+#include "cli/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/bootstrap.h"
+#include "core/mem.h"
+
+#define DEFAULT_ENV "production"
+#define DEFAULT_STORE "sqlite:/var/lib/certgate/certgate.db"
+
+static const char *first(const char *a, const char *b, const char *c)
+{
+    if (a && *a) return a;
+    if (b && *b) return b;
+    return c && *c ? c : NULL;
+}
+
+static bool env_name_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 63) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i > 0 && (c == '-' || c == '_'));
+        if (!ok) return false;
+    }
+    return true;
+}
+
+int cg_cli_resolve(struct cg_cli *cli, struct cg_err *err)
+{
+    struct cg_config cfg;
+    cg_config_init(&cfg);
+    const char *config_path = first(cli->config_flag, getenv("CERTGATE_CONFIG"), NULL);
+    if (config_path) {
+        int rc = cg_config_load(config_path, &cfg, err);
+        if (rc < 0) {
+            cg_config_cleanup(&cfg);
+            return rc;
+        }
+    }
+    const char *env = first(cli->env_flag, getenv("CERTGATE_ENV"), cfg.environment);
+    const char *store = first(cli->store_flag, getenv("CERTGATE_STORE"), cfg.store_url);
+    const char *key = first(cli->key_flag, getenv("CERTGATE_MASTER_KEY"), cfg.master_key);
+    cli->env = cg_strdup(env ? env : DEFAULT_ENV);
+    cli->store_url = cg_strdup(store ? store : DEFAULT_STORE);
+    cli->master_key_path = key ? cg_strdup(key) : NULL;
+    cg_config_cleanup(&cfg);
+    CG_ENSURE(cli->env && cli->store_url && (!key || cli->master_key_path), CG_ENOMEM);
+    if (!env_name_valid(cli->env)) {
+        cg_err_set(err, CG_EUSAGE, "environment name '%s' is not valid", cli->env);
+        return cg_err_hint(err, "use lowercase letters, digits, '-' and '_' (e.g. production, preprod, stage)");
+    }
+    if (!cli->master_key_path) {
+        char path[4096];
+        int rc = cg_store_default_master_key(cli->store_url, path, sizeof(path), err);
+        if (rc < 0) return rc;
+        cli->master_key_path = cg_strdup(path);
+        CG_ENSURE(cli->master_key_path, CG_ENOMEM);
+    }
+    return 0;
+}
+
+int cg_cli_store(struct cg_cli *cli, bool create, struct cg_err *err)
+{
+    if (cli->store) return 0;
+    return cg_store_open(cli->store_url, create, &cli->store, err);
+}
+
+int cg_cli_master(struct cg_cli *cli, struct cg_err *err)
+{
+    if (cli->have_master) return 0;
+    int rc = cg_pki_master_key_load(cli->master_key_path, cli->master, err);
+    if (rc < 0) return rc;
+    cli->have_master = true;
+    return 0;
+}
+
+void cg_cli_cleanup(struct cg_cli *cli)
+{
+    cg_store_close(cli->store);
+    cli->store = NULL;
+    cg_free(cli->env);
+    cg_free(cli->store_url);
+    cg_free(cli->master_key_path);
+    cli->env = cli->store_url = cli->master_key_path = NULL;
+    cg_wipe(cli->master, sizeof(cli->master));
+    cli->have_master = false;
+}

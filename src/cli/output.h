@@ -1,0 +1,30 @@
+/* Output: aligned tables for people, JSON (stable, documented in docs/cli.md) for programs. */
+#ifndef CG_CLI_OUTPUT_H
+#define CG_CLI_OUTPUT_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "core/error.h"
+
+#define CG_TABLE_MAX_COLS 8
+
+struct cg_table {
+    size_t cols;
+    const char *head[CG_TABLE_MAX_COLS];
+    char **cells; /* rows * cols owned strings */
+    size_t rows, cap;
+};
+
+void cg_table_init(struct cg_table *t, size_t cols, const char *const *head);
+/* Adds a row of cols printf'd cells; pass the cells as strings. */
+CG_RESULT cg_table_row(struct cg_table *t, const char *const *cells);
+void cg_table_print(const struct cg_table *t); /* to stdout, columns padded, last not */
+void cg_table_cleanup(struct cg_table *t);
+
+/* Prints a JSON value on stdout (indented, keys in insertion order) and decrefs it. */
+CG_RESULT cg_json_print(json_t *v);
+/* json_string that tolerates NULL (-> null). */
+json_t *cg_json_str_or_null(const char *s);
+
+#endif
