@@ -106,9 +106,9 @@ static int pins_by_cert(struct cg_cli *cli, const char *name, struct cg_strlist 
     return rc;
 }
 
-static int run_list(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_err *err)
+/* only_kind < 0: every certificate */
+static int list_certs(struct cg_cli *cli, int only_kind, struct cg_err *err)
 {
-    CG_UNUSED(a);
     CG_GUARD(cg_cli_store(cli, false, err));
     struct cg_store_cert_list certs = {0};
     CG_GUARD(cg_store_cert_list(cli->store, cli->env, &certs, err));
@@ -118,7 +118,10 @@ static int run_list(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_e
     struct cg_table t;
     cg_table_init(&t, 7, head);
     int rc = 0;
+    size_t shown = 0;
     for (size_t i = 0; i < certs.n && rc == 0; i++) {
+        if (only_kind >= 0 && certs.items[i].kind != only_kind) continue;
+        shown++;
         struct cg_cert_view v;
         if ((rc = cg_cert_view_load(&certs.items[i], &v, err)) < 0) {
             cg_err_prefix(err, "certificate '%s' in the store", certs.items[i].name);
@@ -144,8 +147,10 @@ static int run_list(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_e
         if (cli->json) {
             rc = cg_json_print(arr);
             arr = NULL;
-        } else if (certs.n == 0) {
-            printf("no certificates in environment '%s' (add one with: certgate cert add NAME FILE)\n", cli->env);
+        } else if (shown == 0) {
+            printf("no %s in environment '%s' (add one with: certgate %s add NAME FILE)\n",
+                   only_kind == CG_STORE_CA ? "CA bundles" : "certificates", cli->env,
+                   only_kind == CG_STORE_CA ? "ca" : "cert");
         } else {
             cg_table_print(&t);
         }
@@ -154,6 +159,18 @@ static int run_list(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_e
     cg_table_cleanup(&t);
     cg_store_cert_list_cleanup(&certs);
     return rc;
+}
+
+static int run_list(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_err *err)
+{
+    CG_UNUSED(a);
+    return list_certs(cli, -1, err);
+}
+
+static int run_ca_list(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_err *err)
+{
+    CG_UNUSED(a);
+    return list_certs(cli, CG_STORE_CA, err);
 }
 
 static void print_facts(const char *indent, const struct cg_pki_facts *f, time_t now)
@@ -235,7 +252,7 @@ const struct cg_cli_cmd cg_cli_cert_cmds[] = {
      set_opts, run_set},
     {"ca", "add", "NAME FILE [--replace]", "import a CA bundle (PEM with one or many certificates, DER, base64)", 2, 2,
      ca_add_opts, run_ca_add},
-    {"ca", "list", "[--json]", "list certificates (the same as cert list)", 0, 0, NULL, run_list},
+    {"ca", "list", "[--json]", "list CA bundles only", 0, 0, NULL, run_ca_list},
     {"ca", "rm", "NAME", "remove a CA bundle", 1, 1, NULL, run_rm},
     {0},
 };
