@@ -58,6 +58,7 @@ int cg_buf_reserve(struct cg_buf *b, size_t extra)
     }
     b->ptr = p;
     b->cap = cap;
+    b->ptr[b->len] = 0; /* the contents are always NUL-terminated */
     return 0;
 }
 
