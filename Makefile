@@ -44,7 +44,7 @@ run: build
 fuzz-build:
 	@scripts/deps
 	@CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Asan -DCG_FUZZ=ON >/dev/null
-	@cmake --build $(BUILD_FUZZ) -j $(JOBS)
+	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_all
 
 fuzz: fuzz-build
 	@set -e; for t in $(BUILD_FUZZ)/tests/fuzz_*; do \
