@@ -102,6 +102,16 @@ int cg_err_hint(struct cg_err *e, const char *fmt, ...)
     return e->code;
 }
 
+int cg_err_hint_code(struct cg_err *e, int code, const char *fmt, ...)
+{
+    if (!e) return code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->hint, sizeof(e->hint), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
 int cg_err_prefix(struct cg_err *e, const char *fmt, ...)
 {
     if (!e) return CG_EINTERNAL;

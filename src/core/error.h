@@ -75,6 +75,9 @@ int cg_err_set(struct cg_err *e, int code, const char *fmt, ...) CG_PRINTF(3, 4)
 int cg_err_vset(struct cg_err *e, int code, const char *fmt, va_list ap) CG_PRINTF(3, 0);
 /* Sets the hint; returns e->code. */
 int cg_err_hint(struct cg_err *e, const char *fmt, ...) CG_PRINTF(2, 3);
+/* Sets the hint and returns code: the same as cg_err_hint, but the right code comes back even
+ * when e is NULL (callers that only want the code pass NULL). */
+int cg_err_hint_code(struct cg_err *e, int code, const char *fmt, ...) CG_PRINTF(3, 4);
 /* Prepends context: "cert 'x'" + ": " + old message. Returns e->code. */
 int cg_err_prefix(struct cg_err *e, const char *fmt, ...) CG_PRINTF(2, 3);
 

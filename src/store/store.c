@@ -1,0 +1,136 @@
+/* The backend-neutral half of the store: URL dispatch, record ids, record cleanup.
+ * Nothing here knows how a backend keeps its data. */
+#include "store/store.h"
+
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include "core/buf.h"
+#include "core/mem.h"
+#include "core/str.h"
+#include "store/backend.h"
+
+/* Every backend, looked up by the scheme of the URL (the text before the first ':'). */
+static const struct cg_store_ops *const backends[] = {
+    &cg_store_sqlite_ops,
+};
+
+static const struct cg_store_ops *backend_find(const char *url)
+{
+    const char *colon = strchr(url, ':');
+    if (!colon) return NULL;
+    size_t len = (size_t)(colon - url);
+    for (size_t i = 0; i < CG_ARRAY_LEN(backends); i++) {
+        const char *scheme = backends[i]->scheme;
+        /* Schemes are case-insensitive (RFC 3986 section 3.1). */
+        if (strlen(scheme) == len && strncasecmp(url, scheme, len) == 0) return backends[i];
+    }
+    return NULL;
+}
+
+/* "sqlite:, postgres:" for the messages, from the table itself. */
+static void schemes_list(char *out, size_t n)
+{
+    struct cg_buf b;
+    cg_buf_init(&b, n > 0 ? n - 1 : 1);
+    for (size_t i = 0; i < CG_ARRAY_LEN(backends); i++) {
+        if (cg_buf_printf(&b, "%s%s:", i ? ", " : "", backends[i]->scheme) < 0) break;
+    }
+    cg_strlcpy(out, cg_buf_str(&b), n);
+    cg_buf_cleanup(&b);
+}
+
+static int backend_lookup(const char *url, const struct cg_store_ops **out, struct cg_err *err)
+{
+    if (!url || !*url) {
+        cg_err_set(err, CG_EUSAGE, "no store given");
+        return cg_err_hint_code(err, CG_EUSAGE, "pass --store URL or set CERTGATE_STORE (e.g. %s:/var/lib/certgate/certgate.db)",
+                           backends[0]->scheme);
+    }
+    *out = backend_find(url);
+    if (*out) return 0;
+    char known[256];
+    schemes_list(known, sizeof(known));
+    if (!strchr(url, ':')) {
+        cg_err_set(err, CG_EUSAGE, "store URL '%s' has no scheme (known schemes: %s)", url, known);
+        return cg_err_hint_code(err, CG_EUSAGE, "prefix it with a scheme, e.g. '%s:%s'", backends[0]->scheme, url);
+    }
+    const char *colon = strchr(url, ':');
+    cg_err_set(err, CG_EUSAGE, "store URL '%s' has an unknown scheme '%.*s' (known schemes: %s)", url,
+               (int)(colon - url), url, known);
+    return cg_err_hint_code(err, CG_EUSAGE, "write the store as SCHEME:..., e.g. '%s:/var/lib/certgate/certgate.db'",
+                       backends[0]->scheme);
+}
+
+int cg_store_open(const char *url, bool create, struct cg_store **out, struct cg_err *err)
+{
+    *out = NULL;
+    const struct cg_store_ops *ops;
+    CG_GUARD(backend_lookup(url, &ops, err));
+    return ops->open(url, create, out, err);
+}
+
+void cg_store_close(struct cg_store *s)
+{
+    if (s) s->ops->close(s);
+}
+
+int cg_store_default_master_key(const char *url, char *out, size_t n, struct cg_err *err)
+{
+    const struct cg_store_ops *ops;
+    CG_GUARD(backend_lookup(url, &ops, err));
+    return ops->default_master_key(url, out, n, err);
+}
+
+int cg_store_new_id(char out[33])
+{
+    uint8_t raw[16];
+    size_t got = 0;
+    out[0] = '\0';
+    while (got < sizeof(raw)) {
+        ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return CG_EIO;
+        }
+        got += (size_t)n;
+    }
+    cg_hex_encode(raw, sizeof(raw), out);
+    return 0;
+}
+
+void cg_store_cert_cleanup(struct cg_store_cert *c)
+{
+    if (!c) return;
+    cg_free(c->name);
+    cg_free(c->cert_pem);
+    if (c->key_blob) {
+        cg_wipe(c->key_blob, c->key_blob_len);
+        cg_free(c->key_blob);
+    }
+    cg_free(c->warnings_json);
+    memset(c, 0, sizeof(*c));
+}
+
+void cg_store_cert_list_cleanup(struct cg_store_cert_list *l)
+{
+    if (!l) return;
+    for (size_t i = 0; i < l->n; i++) cg_store_cert_cleanup(&l->items[i]);
+    cg_free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+void cg_store_pin_list_cleanup(struct cg_store_pin_list *l)
+{
+    if (!l) return;
+    for (size_t i = 0; i < l->n; i++) {
+        cg_free(l->items[i].target);
+        cg_free(l->items[i].cert_name);
+    }
+    cg_free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}

@@ -1,0 +1,174 @@
+/* Versioned schema migrations for the sqlite backend.
+ *
+ * The schema is the result of the steps below, applied in order; step i (0-based) takes the
+ * store to version i + 1 and is recorded as a row of schema_version. To change the schema,
+ * APPEND a step: never edit or reorder a step that has shipped, because stores in the field
+ * have already applied it. A step is plain SQL with no parameters and may hold several
+ * statements; it runs inside a transaction with foreign_keys=ON (SQLite ignores that pragma
+ * inside a transaction), so a step that rebuilds a table must follow SQLite's "12-step"
+ * procedure in a way that keeps the foreign keys valid at commit. */
+#include "store/sqlite/sqlite_internal.h"
+
+#include <time.h>
+
+struct migration {
+    const char *name; /* recorded in schema_version, for people reading the database */
+    const char *sql;
+};
+
+static const struct migration steps[] = {
+    /* 1 */
+    {"environments, certificates and pins",
+     /* One row per environment that was ever changed; revision grows by one on every change of
+      * any object of the environment, in the same transaction as the change. */
+     "CREATE TABLE environments ("
+     "  name TEXT PRIMARY KEY,"
+     "  revision INTEGER NOT NULL"
+     ");"
+     "CREATE TABLE certs ("
+     "  id TEXT PRIMARY KEY,"                 /* 32 hex chars, the AAD of key_blob */
+     "  env TEXT NOT NULL,"
+     "  name TEXT NOT NULL,"
+     "  kind INTEGER NOT NULL CHECK (kind IN (0, 1, 2)),"  /* enum cg_store_cert_kind */
+     "  is_default INTEGER NOT NULL DEFAULT 0 CHECK (is_default IN (0, 1)),"
+     "  cert_pem TEXT NOT NULL,"
+     "  key_blob BLOB,"                       /* sealed private key; NULL for ca */
+     "  warnings TEXT NOT NULL DEFAULT '[]'," /* JSON array of strings */
+     "  created_at INTEGER NOT NULL,"
+     "  updated_at INTEGER NOT NULL,"
+     "  UNIQUE (env, name)"
+     ");"
+     /* At most one default certificate per environment, whatever the code above does. */
+     "CREATE UNIQUE INDEX certs_one_default ON certs (env) WHERE is_default = 1;"
+     /* cert_name NULL pins the target to "no certificate"; SQLite does not check a foreign key
+      * with a NULL column, which is what that needs. RESTRICT: a pinned certificate cannot be
+      * deleted (the store reports which pins hold it before the database would refuse). */
+     "CREATE TABLE pins ("
+     "  env TEXT NOT NULL,"
+     "  target TEXT NOT NULL,"
+     "  cert_name TEXT,"
+     "  PRIMARY KEY (env, target),"
+     "  FOREIGN KEY (env, cert_name) REFERENCES certs (env, name) ON DELETE RESTRICT"
+     ");"
+     "CREATE INDEX pins_by_cert ON pins (env, cert_name);"},
+};
+
+int cg_store_sqlite_schema_latest(void) { return (int)CG_ARRAY_LEN(steps); }
+
+/* The version recorded in db; 0 for a database that has no schema_version table (new). */
+static int version_read(sqlite3 *db, const char *url, int *out, struct cg_err *err)
+{
+    *out = 0;
+    CG_STMT st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
+                           -1, &st, NULL) != SQLITE_OK)
+        return cg_store_sqlite_fail(db, url, err);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) return 0;
+    if (rc != SQLITE_ROW) return cg_store_sqlite_fail(db, url, err);
+
+    CG_STMT v = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version", -1, &v, NULL) !=
+        SQLITE_OK)
+        return cg_store_sqlite_fail(db, url, err);
+    if (sqlite3_step(v) != SQLITE_ROW) return cg_store_sqlite_fail(db, url, err);
+    sqlite3_int64 n = sqlite3_column_int64(v, 0);
+    *out = n > 1000000 ? 1000000 : (int)n;
+    return 0;
+}
+
+static int refuse_newer(const char *url, int found, struct cg_err *err)
+{
+    cg_err_set(err, CG_ESTORE,
+               "store '%s' has schema version %d, newer than this certgate knows (up to %d): "
+               "it was written by a newer certgate",
+               url, found, cg_store_sqlite_schema_latest());
+    return cg_err_hint_code(err, CG_ESTORE, "upgrade certgate to the version that last wrote this store (the store "
+                            "was left unchanged)");
+}
+
+static int exec(sqlite3 *db, const char *url, const char *sql, struct cg_err *err)
+{
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) return cg_store_sqlite_fail(db, url, err);
+    return 0;
+}
+
+static int step_record(sqlite3 *db, const char *url, int i, struct cg_err *err)
+{
+    CG_STMT st = NULL;
+    if (sqlite3_prepare_v2(db, "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)", -1,
+                           &st, NULL) != SQLITE_OK ||
+        sqlite3_bind_int(st, 1, i + 1) != SQLITE_OK ||
+        sqlite3_bind_text(st, 2, steps[i].name, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL)) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
+        return cg_store_sqlite_fail(db, url, err);
+    return 0;
+}
+
+/* Applies steps[i] in one transaction, unless another process applied it meanwhile. */
+static int step_apply(sqlite3 *db, const char *url, int i, struct cg_err *err)
+{
+    bool newer = false;
+    int now = 0;
+    int rc = exec(db, url, "BEGIN IMMEDIATE", err);
+    if (rc == 0)
+        rc = exec(db, url,
+                  "CREATE TABLE IF NOT EXISTS schema_version ("
+                  "  version INTEGER PRIMARY KEY,"
+                  "  name TEXT NOT NULL,"
+                  "  applied_at INTEGER NOT NULL"
+                  ")",
+                  err);
+    if (rc == 0) rc = version_read(db, url, &now, err);
+    if (rc == 0 && now > cg_store_sqlite_schema_latest()) {
+        newer = true;
+        rc = refuse_newer(url, now, err);
+    }
+    if (rc == 0 && now <= i) {
+        rc = exec(db, url, steps[i].sql, err);
+        if (rc == 0) rc = step_record(db, url, i, err);
+    }
+    if (rc == 0) rc = exec(db, url, "COMMIT", err);
+    if (rc < 0) {
+        if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        if (!newer)
+            cg_err_prefix(err, "cannot upgrade the schema to version %d (%s)", i + 1,
+                          steps[i].name);
+    }
+    return rc;
+}
+
+/* True when db holds tables of its own: a database of something else, not a new file. */
+static int has_tables(sqlite3 *db, const char *url, bool *out, struct cg_err *err)
+{
+    CG_STMT st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' LIMIT 1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return cg_store_sqlite_fail(db, url, err);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return cg_store_sqlite_fail(db, url, err);
+    *out = rc == SQLITE_ROW;
+    return 0;
+}
+
+int cg_store_sqlite_migrate(sqlite3 *db, const char *url, bool create, struct cg_err *err)
+{
+    int current = 0;
+    CG_GUARD(version_read(db, url, &current, err));
+    if (current > cg_store_sqlite_schema_latest()) return refuse_newer(url, current, err);
+    if (current == 0) {
+        bool other = false;
+        CG_GUARD(has_tables(db, url, &other, err));
+        if (other) {
+            cg_err_set(err, CG_ESTORE, "'%s' is a SQLite database of another program, not a certgate store", url);
+            return cg_err_hint_code(err, CG_ESTORE, "point --store at a certgate store, or at a new file for 'certgate init'");
+        }
+        if (!create) {
+            cg_err_set(err, CG_ENOSTORE, "store '%s' was never initialised (the file is empty)", url);
+            return cg_err_hint_code(err, CG_ENOSTORE, "run 'certgate init' first (or check --store / CERTGATE_STORE)");
+        }
+    }
+    for (int i = current; i < cg_store_sqlite_schema_latest(); i++) CG_GUARD(step_apply(db, url, i, err));
+    return 0;
+}

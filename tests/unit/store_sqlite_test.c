@@ -1,0 +1,825 @@
+/* The store interface against its sqlite backend: src/store/store.c, src/store/sqlite/. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/file.h"
+#include "core/mem.h"
+#include "store/sqlite/sqlite_internal.h"
+#include "store/store.h"
+
+struct fx {
+    char dir[PATH_MAX];
+    char path[PATH_MAX];
+    char url[PATH_MAX + 16];
+    struct cg_store *s;
+    struct cg_err err;
+};
+
+static const char PEM[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+static const uint8_t BLOB[] = {0x01, 0x00, 0xff, 0x00, 0x7f, 0x80};
+
+/* ---- fixtures ------------------------------------------------------------------------------ */
+
+static int fx_make(void **state, bool open_it)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    const char *base = getenv("CG_TEST_TMP");
+    if (!base || !*base) base = "/tmp";
+    struct cg_err err;
+    assert_int_equal(cg_dir_ensure(base, 0700, &err), 0);
+    snprintf(f->dir, sizeof(f->dir), "%s/store-XXXXXX", base);
+    assert_non_null(mkdtemp(f->dir));
+    /* One level that does not exist yet: open(create) must make it. */
+    snprintf(f->path, sizeof(f->path), "%s/data/certgate.db", f->dir);
+    snprintf(f->url, sizeof(f->url), "sqlite:%s", f->path);
+    if (open_it) {
+        int rc = cg_store_open(f->url, true, &f->s, &f->err);
+        if (rc != 0) fprintf(stderr, "open: %s\n", f->err.msg);
+        assert_int_equal(rc, 0);
+    }
+    *state = f;
+    return 0;
+}
+static int setup(void **state) { return fx_make(state, true); }
+static int setup_empty(void **state) { return fx_make(state, false); }
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    cg_store_close(f->s);
+    nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+
+static struct cg_store_cert cert_make(const char *name, int kind)
+{
+    struct cg_store_cert c;
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(cg_store_new_id(c.id), 0);
+    c.name = (char *)name;
+    c.kind = kind;
+    c.cert_pem = (char *)PEM;
+    if (kind != CG_STORE_CA) {
+        c.key_blob = (uint8_t *)BLOB;
+        c.key_blob_len = sizeof(BLOB);
+    }
+    c.warnings_json = (char *)"[\"expires in 10 days\"]";
+    return c;
+}
+
+static void put(struct fx *f, const char *env, const char *name, int kind)
+{
+    struct cg_store_cert c = cert_make(name, kind);
+    int rc = cg_store_cert_put(f->s, env, &c, false, &f->err);
+    if (rc != 0) fprintf(stderr, "put %s: %s\n", name, f->err.msg);
+    assert_int_equal(rc, 0);
+}
+
+static void pin(struct fx *f, const char *env, const char *target, const char *cert)
+{
+    int rc = cg_store_pin_put(f->s, env, target, cert, &f->err);
+    if (rc != 0) fprintf(stderr, "pin %s: %s\n", target, f->err.msg);
+    assert_int_equal(rc, 0);
+}
+
+static uint64_t rev(struct fx *f, const char *env)
+{
+    uint64_t r = 99;
+    assert_int_equal(cg_store_revision(f->s, env, &r, &f->err), 0);
+    return r;
+}
+
+static bool exists(struct fx *f, const char *env, const char *name)
+{
+    struct cg_store_cert c;
+    int rc = cg_store_cert_get(f->s, env, name, &c, &f->err);
+    cg_store_cert_cleanup(&c);
+    if (rc != 0) assert_int_equal(rc, CG_ENOTFOUND);
+    return rc == 0;
+}
+
+static size_t pin_count(struct fx *f, const char *env)
+{
+    struct cg_store_pin_list l;
+    assert_int_equal(cg_store_pin_list(f->s, env, &l, &f->err), 0);
+    size_t n = l.n;
+    cg_store_pin_list_cleanup(&l);
+    return n;
+}
+
+/* Runs one SQL statement on the database file behind the store's back. */
+static void raw_exec(struct fx *f, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) fprintf(stderr, "raw: %s\n", msg);
+    sqlite3_free(msg);
+    sqlite3_close(db);
+    assert_int_equal(rc, SQLITE_OK);
+}
+
+static int64_t raw_int(struct fx *f, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* ---- open, create, schema ------------------------------------------------------------------ */
+
+static void test_open_missing(void **state)
+{
+    struct fx *f = *state;
+    struct cg_store *s = (struct cg_store *)0x1;
+    assert_int_equal(cg_store_open(f->url, false, &s, &f->err), CG_ENOSTORE);
+    assert_null(s);
+    assert_non_null(strstr(f->err.msg, "does not exist"));
+    assert_non_null(strstr(f->err.msg, f->url));
+    assert_non_null(strstr(f->err.hint, "certgate init"));
+    assert_false(cg_file_exists(f->path)); /* and nothing was created */
+}
+
+static void test_unknown_scheme(void **state)
+{
+    struct fx *f = *state;
+    struct cg_store *s = NULL;
+    const char *bad[] = {"mysql://db/x", "postgresx:foo", "/var/lib/certgate/certgate.db", ""};
+    for (size_t i = 0; i < CG_ARRAY_LEN(bad); i++) {
+        cg_err_clear(&f->err);
+        assert_int_equal(cg_store_open(bad[i], true, &s, &f->err), CG_EUSAGE);
+        assert_null(s);
+        assert_non_null(strstr(f->err.msg[0] ? f->err.msg : "x", bad[i][0] ? bad[i] : "store"));
+        if (bad[i][0]) assert_non_null(strstr(f->err.msg, "sqlite:")); /* lists the known schemes */
+        assert_true(f->err.hint[0] != '\0');
+    }
+    /* sqlite:// must be followed by an absolute path */
+    assert_int_equal(cg_store_open("sqlite://relative.db", true, &s, &f->err), CG_EUSAGE);
+    assert_int_equal(cg_store_open("sqlite:", true, &s, &f->err), CG_EUSAGE);
+    char key[64];
+    assert_int_equal(cg_store_default_master_key("nope:x", key, sizeof(key), &f->err), CG_EUSAGE);
+}
+
+static void test_create_reopen(void **state)
+{
+    struct fx *f = *state;
+    put(f, "prod", "a", CG_STORE_CLIENT);
+    cg_store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(cg_store_open(f->url, false, &f->s, &f->err), 0);
+    assert_true(exists(f, "prod", "a"));
+    cg_store_close(f->s);
+    f->s = NULL;
+    /* the same file as sqlite:///ABS, and create on an existing store keeps its data */
+    char url2[PATH_MAX + 16];
+    snprintf(url2, sizeof(url2), "sqlite://%s", f->path);
+    assert_int_equal(cg_store_open(url2, true, &f->s, &f->err), 0);
+    assert_true(exists(f, "prod", "a"));
+    assert_int_equal(rev(f, "prod"), 1);
+}
+
+static void test_file_mode(void **state)
+{
+    struct fx *f = *state;
+    mode_t old = umask(0); /* the most permissive umask: the store must still be private */
+    int rc = cg_store_open(f->url, true, &f->s, &f->err);
+    umask(old);
+    assert_int_equal(rc, 0);
+    struct stat sb;
+    assert_int_equal(stat(f->path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    char dir[PATH_MAX];
+    cg_path_dirname(f->path, dir, sizeof(dir));
+    assert_int_equal(stat(dir, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0700);
+    /* WAL side files take the database's mode */
+    put(f, "prod", "a", CG_STORE_CLIENT);
+    char wal[PATH_MAX + 8];
+    snprintf(wal, sizeof(wal), "%s-wal", f->path);
+    if (stat(wal, &sb) == 0) assert_int_equal(sb.st_mode & 0777, 0600);
+}
+
+static void test_migrations_idempotent(void **state)
+{
+    struct fx *f = *state;
+    int latest = cg_store_sqlite_schema_latest();
+    assert_true(latest >= 1);
+    for (int i = 0; i < 3; i++) {
+        cg_store_close(f->s);
+        f->s = NULL;
+        assert_int_equal(cg_store_open(f->url, i % 2 == 0, &f->s, &f->err), 0);
+    }
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM schema_version"), latest);
+    assert_int_equal(raw_int(f, "SELECT MAX(version) FROM schema_version"), latest);
+    assert_int_equal(raw_int(f, "SELECT COUNT(DISTINCT version) FROM schema_version"), latest);
+    assert_true(raw_int(f, "SELECT MIN(applied_at) FROM schema_version") > 0);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('environments','certs','pins')"),
+                     3);
+    char mode[16] = "";
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    snprintf(mode, sizeof(mode), "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    assert_string_equal(mode, "wal");
+}
+
+static void test_newer_schema_refused(void **state)
+{
+    struct fx *f = *state;
+    put(f, "prod", "a", CG_STORE_CLIENT);
+    cg_store_close(f->s);
+    f->s = NULL;
+    raw_exec(f, "INSERT INTO schema_version (version, name, applied_at) VALUES (999, 'from the future', 1)");
+    for (int create = 0; create <= 1; create++) {
+        cg_err_clear(&f->err);
+        assert_int_equal(cg_store_open(f->url, create, &f->s, &f->err), CG_ESTORE);
+        assert_null(f->s);
+        assert_non_null(strstr(f->err.msg, "999"));
+        assert_non_null(strstr(f->err.msg, "newer"));
+        assert_non_null(strstr(f->err.hint, "upgrade"));
+    }
+    /* refused, not damaged: the data is still there */
+    assert_true(cg_file_exists(f->path));
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM certs"), 1);
+}
+
+static void test_foreign_database(void **state)
+{
+    struct fx *f = *state;
+    struct cg_err err;
+    assert_int_equal(cg_dir_ensure(f->dir, 0700, &err), 0);
+    char dir[PATH_MAX];
+    cg_path_dirname(f->path, dir, sizeof(dir));
+    assert_int_equal(cg_dir_ensure(dir, 0700, &err), 0);
+    /* an empty file is not a store unless we are told to create one */
+    assert_int_equal(cg_file_create(f->path, "", 0, 0600, &err), 0);
+    assert_int_equal(cg_store_open(f->url, false, &f->s, &f->err), CG_ENOSTORE);
+    assert_non_null(strstr(f->err.hint, "certgate init"));
+    unlink(f->path);
+    /* another program's database is never written to */
+    raw_exec(f, "CREATE TABLE other (x INTEGER)");
+    assert_int_equal(cg_store_open(f->url, true, &f->s, &f->err), CG_ESTORE);
+    assert_non_null(strstr(f->err.msg, "another program"));
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM sqlite_master"), 1);
+    unlink(f->path);
+    /* a file that is not a database at all */
+    assert_int_equal(cg_file_create(f->path, "hello, world, this is not sqlite, at all......", 47, 0600, &err), 0);
+    assert_int_equal(cg_store_open(f->url, false, &f->s, &f->err), CG_ESTORE);
+    assert_true(cg_file_exists(f->path)); /* not ours to delete */
+}
+
+static void test_new_id_and_master_key(void **state)
+{
+    struct fx *f = *state;
+    char a[33], b[33];
+    assert_int_equal(cg_store_new_id(a), 0);
+    assert_int_equal(cg_store_new_id(b), 0);
+    assert_int_equal(strlen(a), 32);
+    assert_int_equal(strspn(a, "0123456789abcdef"), 32);
+    assert_string_not_equal(a, b);
+
+    char key[PATH_MAX];
+    assert_int_equal(cg_store_default_master_key("sqlite:/var/lib/certgate/certgate.db", key, sizeof(key), &f->err), 0);
+    assert_string_equal(key, "/var/lib/certgate/master.key");
+    assert_int_equal(cg_store_default_master_key("sqlite:///srv/c.db", key, sizeof(key), &f->err), 0);
+    assert_string_equal(key, "/srv/master.key");
+    assert_int_equal(cg_store_default_master_key("sqlite:///c.db", key, sizeof(key), &f->err), 0);
+    assert_string_equal(key, "/master.key");
+    assert_int_equal(cg_store_default_master_key("sqlite:c.db", key, sizeof(key), &f->err), 0);
+    assert_string_equal(key, "./master.key");
+    char tiny[8];
+    assert_int_equal(cg_store_default_master_key("sqlite:/var/c.db", tiny, sizeof(tiny), &f->err), CG_EINVAL);
+}
+
+/* ---- certificates -------------------------------------------------------------------------- */
+
+static void test_cert_put_get_list_delete(void **state)
+{
+    struct fx *f = *state;
+    put(f, "prod", "zeta", CG_STORE_CLIENT);
+    put(f, "prod", "alpha", CG_STORE_SERVER);
+    put(f, "prod", "mid", CG_STORE_CA);
+
+    struct cg_store_cert_list l;
+    assert_int_equal(cg_store_cert_list(f->s, "prod", &l, &f->err), 0);
+    assert_int_equal(l.n, 3);
+    assert_string_equal(l.items[0].name, "alpha");
+    assert_string_equal(l.items[1].name, "mid");
+    assert_string_equal(l.items[2].name, "zeta");
+    assert_int_equal(l.items[0].kind, CG_STORE_SERVER);
+    assert_null(l.items[1].key_blob); /* ca */
+    assert_int_equal(l.items[1].key_blob_len, 0);
+    cg_store_cert_list_cleanup(&l);
+    assert_null(l.items);
+    assert_int_equal(l.n, 0);
+
+    struct cg_store_cert in = cert_make("withnull", CG_STORE_CLIENT);
+    in.warnings_json = NULL; /* stored as [] */
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &in, false, &f->err), 0);
+    struct cg_store_cert c;
+    assert_int_equal(cg_store_cert_get(f->s, "prod", "withnull", &c, &f->err), 0);
+    assert_string_equal(c.id, in.id);
+    assert_string_equal(c.name, "withnull");
+    assert_int_equal(c.kind, CG_STORE_CLIENT);
+    assert_false(c.is_default);
+    assert_string_equal(c.cert_pem, PEM);
+    assert_string_equal(c.warnings_json, "[]");
+    assert_true(c.created_at > 0);
+    assert_int_equal(c.created_at, c.updated_at);
+    cg_store_cert_cleanup(&c);
+    assert_null(c.name);
+    cg_store_cert_cleanup(&c); /* twice is harmless */
+
+    assert_int_equal(cg_store_cert_get(f->s, "prod", "zeta", &c, &f->err), 0);
+    assert_string_equal(c.warnings_json, "[\"expires in 10 days\"]");
+    cg_store_cert_cleanup(&c);
+
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "zeta", &f->err), 0);
+    assert_int_equal(cg_store_cert_get(f->s, "prod", "zeta", &c, &f->err), CG_ENOTFOUND);
+    assert_non_null(strstr(f->err.msg, "'zeta'"));
+    assert_non_null(strstr(f->err.msg, "'prod'"));
+    assert_non_null(strstr(f->err.hint, "cert list"));
+    cg_store_cert_cleanup(&c);
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "zeta", &f->err), CG_ENOTFOUND);
+    assert_non_null(strstr(f->err.msg, "'zeta'"));
+
+    assert_int_equal(cg_store_cert_list(f->s, "empty-env", &l, &f->err), 0);
+    assert_int_equal(l.n, 0);
+    cg_store_cert_list_cleanup(&l);
+}
+
+static void test_cert_invalid(void **state)
+{
+    struct fx *f = *state;
+    struct cg_store_cert c = cert_make("x", CG_STORE_CLIENT);
+    c.id[0] = '\0';
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &c, false, &f->err), CG_EINVAL);
+    c = cert_make("x", CG_STORE_CLIENT);
+    c.id[3] = 'G';
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &c, false, &f->err), CG_EINVAL);
+    c = cert_make("x", CG_STORE_CLIENT);
+    c.key_blob = NULL;
+    c.key_blob_len = 0;
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &c, false, &f->err), CG_EINVAL);
+    assert_non_null(strstr(f->err.msg, "no private key"));
+    c = cert_make("x", CG_STORE_CA);
+    c.key_blob = (uint8_t *)BLOB;
+    c.key_blob_len = sizeof(BLOB);
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &c, false, &f->err), CG_EINVAL);
+    c = cert_make("x", 7);
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &c, false, &f->err), CG_EINVAL);
+    c = cert_make("", CG_STORE_CLIENT);
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &c, false, &f->err), CG_EINVAL);
+    c = cert_make("x", CG_STORE_CLIENT);
+    assert_int_equal(cg_store_cert_put(f->s, "", &c, false, &f->err), CG_EINVAL);
+    assert_int_equal(rev(f, "prod"), 0);
+}
+
+static void test_cert_duplicate(void **state)
+{
+    struct fx *f = *state;
+    put(f, "prod", "a", CG_STORE_CLIENT);
+    struct cg_store_cert c = cert_make("a", CG_STORE_CLIENT);
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &c, false, &f->err), CG_EEXISTS);
+    assert_string_equal(f->err.msg, "a certificate named 'a' already exists in environment 'prod'");
+    assert_string_equal(f->err.hint, "choose another name, or replace it with --replace");
+    assert_int_equal(rev(f, "prod"), 1);
+}
+
+static void test_replace_keeps_pins(void **state)
+{
+    struct fx *f = *state;
+    put(f, "prod", "a", CG_STORE_CLIENT);
+    pin(f, "prod", "Billing.Pay", "a");
+    pin(f, "prod", "api.partner.example", "a");
+    raw_exec(f, "UPDATE certs SET created_at = 1000 WHERE name = 'a'");
+
+    struct cg_store_cert c = cert_make("a", CG_STORE_CLIENT);
+    static const char PEM2[] = "-----BEGIN CERTIFICATE-----\nNEW\n-----END CERTIFICATE-----\n";
+    static const uint8_t BLOB2[] = {9, 8, 7};
+    c.cert_pem = (char *)PEM2;
+    c.key_blob = (uint8_t *)BLOB2;
+    c.key_blob_len = sizeof(BLOB2);
+    c.is_default = true;
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &c, true, &f->err), 0);
+
+    struct cg_store_cert got;
+    assert_int_equal(cg_store_cert_get(f->s, "prod", "a", &got, &f->err), 0);
+    assert_string_equal(got.id, c.id);
+    assert_string_equal(got.cert_pem, PEM2);
+    assert_int_equal(got.key_blob_len, sizeof(BLOB2));
+    assert_memory_equal(got.key_blob, BLOB2, sizeof(BLOB2));
+    assert_true(got.is_default);
+    assert_int_equal(got.created_at, 1000);
+    assert_true(got.updated_at > 1000);
+    cg_store_cert_cleanup(&got);
+
+    struct cg_store_pin_list l;
+    assert_int_equal(cg_store_pin_list(f->s, "prod", &l, &f->err), 0);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.items[0].cert_name, "a");
+    assert_string_equal(l.items[1].cert_name, "a");
+    cg_store_pin_list_cleanup(&l);
+
+    /* replace=true with a name that does not exist simply inserts */
+    struct cg_store_cert n = cert_make("b", CG_STORE_CLIENT);
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &n, true, &f->err), 0);
+    assert_true(exists(f, "prod", "b"));
+
+    /* a pinned client certificate cannot become a ca (a pin names a client certificate) */
+    struct cg_store_cert ca = cert_make("a", CG_STORE_CA);
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &ca, true, &f->err), CG_EINUSE);
+    assert_non_null(strstr(f->err.msg, "Billing.Pay"));
+    assert_int_equal(cg_store_cert_get(f->s, "prod", "a", &got, &f->err), 0);
+    assert_int_equal(got.kind, CG_STORE_CLIENT);
+    cg_store_cert_cleanup(&got);
+}
+
+static void test_envs_isolated(void **state)
+{
+    struct fx *f = *state;
+    put(f, "prod", "same", CG_STORE_CLIENT);
+    put(f, "stage", "same", CG_STORE_CA);
+    pin(f, "prod", "t", "same");
+    struct cg_store_cert c;
+    assert_int_equal(cg_store_cert_get(f->s, "stage", "same", &c, &f->err), 0);
+    assert_int_equal(c.kind, CG_STORE_CA);
+    cg_store_cert_cleanup(&c);
+    /* a pin in stage cannot see prod's client certificate of that name */
+    assert_int_equal(cg_store_pin_put(f->s, "stage", "t", "same", &f->err), CG_EINVAL);
+    assert_int_equal(pin_count(f, "stage"), 0);
+    assert_int_equal(pin_count(f, "prod"), 1);
+    assert_int_equal(cg_store_cert_delete(f->s, "stage", "same", &f->err), 0);
+    assert_true(exists(f, "prod", "same"));
+    assert_false(exists(f, "stage", "same"));
+    assert_int_equal(cg_store_cert_set_default(f->s, "stage", "same", &f->err), CG_ENOTFOUND);
+    assert_int_equal(rev(f, "prod"), 2);
+    assert_int_equal(rev(f, "stage"), 2);
+}
+
+static void test_key_blob_round_trip(void **state)
+{
+    struct fx *f = *state;
+    uint8_t blob[4099];
+    for (size_t i = 0; i < sizeof(blob); i++) blob[i] = (uint8_t)(i * 7 % 256);
+    blob[0] = 0;
+    blob[sizeof(blob) - 1] = 0;
+    struct cg_store_cert c = cert_make("k", CG_STORE_CLIENT);
+    c.key_blob = blob;
+    c.key_blob_len = sizeof(blob);
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &c, false, &f->err), 0);
+    struct cg_store_cert got;
+    assert_int_equal(cg_store_cert_get(f->s, "prod", "k", &got, &f->err), 0);
+    assert_int_equal(got.key_blob_len, sizeof(blob));
+    assert_memory_equal(got.key_blob, blob, sizeof(blob));
+    cg_store_cert_cleanup(&got);
+    assert_null(got.key_blob);
+    assert_int_equal(got.key_blob_len, 0);
+
+    struct cg_store_cert_list l;
+    assert_int_equal(cg_store_cert_list(f->s, "prod", &l, &f->err), 0);
+    assert_int_equal(l.n, 1);
+    assert_memory_equal(l.items[0].key_blob, blob, sizeof(blob));
+    cg_store_cert_list_cleanup(&l);
+}
+
+static void test_set_default(void **state)
+{
+    struct fx *f = *state;
+    struct cg_store_cert a = cert_make("a", CG_STORE_CLIENT);
+    a.is_default = true;
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &a, false, &f->err), 0);
+    put(f, "prod", "b", CG_STORE_CLIENT);
+    put(f, "prod", "srv", CG_STORE_SERVER);
+    put(f, "prod", "root", CG_STORE_CA);
+    put(f, "stage", "a", CG_STORE_CLIENT);
+    assert_int_equal(cg_store_cert_set_default(f->s, "stage", "a", &f->err), 0);
+
+    assert_int_equal(cg_store_cert_set_default(f->s, "prod", "b", &f->err), 0);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM certs WHERE env = 'prod' AND is_default = 1"), 1);
+    assert_int_equal(raw_int(f, "SELECT is_default FROM certs WHERE env = 'prod' AND name = 'b'"), 1);
+    /* another environment's default is untouched */
+    assert_int_equal(raw_int(f, "SELECT is_default FROM certs WHERE env = 'stage' AND name = 'a'"), 1);
+
+    uint64_t r = rev(f, "prod");
+    assert_int_equal(cg_store_cert_set_default(f->s, "prod", "root", &f->err), CG_EINVAL);
+    assert_non_null(strstr(f->err.msg, "ca certificate"));
+    assert_int_equal(cg_store_cert_set_default(f->s, "prod", "srv", &f->err), CG_EINVAL);
+    assert_int_equal(cg_store_cert_set_default(f->s, "prod", "nope", &f->err), CG_ENOTFOUND);
+    assert_int_equal(rev(f, "prod"), r);
+    assert_int_equal(raw_int(f, "SELECT is_default FROM certs WHERE env = 'prod' AND name = 'b'"), 1);
+
+    /* putting a new default takes the mark from b */
+    struct cg_store_cert c = cert_make("c", CG_STORE_CLIENT);
+    c.is_default = true;
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &c, false, &f->err), 0);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM certs WHERE env = 'prod' AND is_default = 1"), 1);
+    assert_int_equal(raw_int(f, "SELECT is_default FROM certs WHERE env = 'prod' AND name = 'c'"), 1);
+    /* only client certificates can be put as default */
+    struct cg_store_cert ca = cert_make("root2", CG_STORE_CA);
+    ca.is_default = true;
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &ca, false, &f->err), CG_EINVAL);
+}
+
+/* ---- pins ---------------------------------------------------------------------------------- */
+
+static void test_pins(void **state)
+{
+    struct fx *f = *state;
+    put(f, "prod", "a", CG_STORE_CLIENT);
+    put(f, "prod", "b", CG_STORE_CLIENT);
+    put(f, "prod", "root", CG_STORE_CA);
+    put(f, "prod", "srv", CG_STORE_SERVER);
+    pin(f, "prod", "z.example", "a");
+    pin(f, "prod", "Billing.Pay", NULL); /* none */
+    pin(f, "prod", "*.partner.example", "a");
+    pin(f, "prod", "z.example", "b"); /* upsert */
+
+    struct cg_store_pin_list l;
+    assert_int_equal(cg_store_pin_list(f->s, "prod", &l, &f->err), 0);
+    assert_int_equal(l.n, 3);
+    assert_string_equal(l.items[0].target, "*.partner.example");
+    assert_string_equal(l.items[0].cert_name, "a");
+    assert_string_equal(l.items[1].target, "Billing.Pay");
+    assert_null(l.items[1].cert_name);
+    assert_string_equal(l.items[2].target, "z.example");
+    assert_string_equal(l.items[2].cert_name, "b");
+    cg_store_pin_list_cleanup(&l);
+    assert_null(l.items);
+
+    uint64_t r = rev(f, "prod");
+    assert_int_equal(cg_store_pin_put(f->s, "prod", "x", "missing", &f->err), CG_ENOTFOUND);
+    assert_non_null(strstr(f->err.msg, "'missing'"));
+    assert_non_null(strstr(f->err.hint, "certgate cert list"));
+    assert_int_equal(cg_store_pin_put(f->s, "prod", "x", "root", &f->err), CG_EINVAL);
+    assert_non_null(strstr(f->err.msg, "ca certificate"));
+    assert_non_null(strstr(f->err.msg, "client certificate"));
+    assert_int_equal(cg_store_pin_put(f->s, "prod", "x", "srv", &f->err), CG_EINVAL);
+    assert_int_equal(cg_store_pin_put(f->s, "prod", "", "a", &f->err), CG_EINVAL);
+    assert_int_equal(cg_store_pin_delete(f->s, "prod", "nothing-here", &f->err), CG_ENOTFOUND);
+    assert_non_null(strstr(f->err.msg, "'nothing-here'"));
+    assert_int_equal(rev(f, "prod"), r);
+    assert_int_equal(pin_count(f, "prod"), 3);
+
+    assert_int_equal(cg_store_pin_delete(f->s, "prod", "Billing.Pay", &f->err), 0);
+    assert_int_equal(pin_count(f, "prod"), 2);
+    assert_int_equal(rev(f, "prod"), r + 1);
+    assert_int_equal(pin_count(f, "unknown-env"), 0);
+}
+
+static void test_delete_pinned(void **state)
+{
+    struct fx *f = *state;
+    put(f, "prod", "a", CG_STORE_CLIENT);
+    const char *targets[] = {"t1", "t2", "t3", "t4", "t5", "t6", "t7"};
+    for (size_t i = 0; i < CG_ARRAY_LEN(targets); i++) pin(f, "prod", targets[i], "a");
+    uint64_t r = rev(f, "prod");
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "a", &f->err), CG_EINUSE);
+    assert_non_null(strstr(f->err.msg, "'a'"));
+    assert_non_null(strstr(f->err.msg, "7 targets"));
+    assert_non_null(strstr(f->err.msg, "'t1', 't2', 't3', 't4', 't5' and 2 more"));
+    assert_null(strstr(f->err.msg, "'t6'"));
+    assert_string_equal(f->err.hint, "remove or repin them first: certgate pin rm TARGET");
+    assert_true(exists(f, "prod", "a"));
+    assert_int_equal(rev(f, "prod"), r);
+
+    for (size_t i = 0; i < CG_ARRAY_LEN(targets) - 1; i++)
+        assert_int_equal(cg_store_pin_delete(f->s, "prod", targets[i], &f->err), 0);
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "a", &f->err), CG_EINUSE);
+    assert_non_null(strstr(f->err.msg, "1 target: 't7'"));
+    pin(f, "prod", "t7", NULL); /* repinned to none: no longer holds the certificate */
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "a", &f->err), 0);
+    assert_false(exists(f, "prod", "a"));
+}
+
+/* ---- revisions and transactions ------------------------------------------------------------ */
+
+static void test_revision(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(rev(f, "never-seen"), 0);
+    uint64_t r = 0;
+    put(f, "prod", "a", CG_STORE_CLIENT);
+    assert_int_equal(rev(f, "prod"), ++r);
+    struct cg_store_cert c = cert_make("a", CG_STORE_CLIENT);
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &c, true, &f->err), 0);
+    assert_int_equal(rev(f, "prod"), ++r);
+    put(f, "prod", "b", CG_STORE_CLIENT);
+    assert_int_equal(rev(f, "prod"), ++r);
+    assert_int_equal(cg_store_cert_set_default(f->s, "prod", "b", &f->err), 0);
+    assert_int_equal(rev(f, "prod"), ++r);
+    pin(f, "prod", "t", "a");
+    assert_int_equal(rev(f, "prod"), ++r);
+    assert_int_equal(cg_store_pin_delete(f->s, "prod", "t", &f->err), 0);
+    assert_int_equal(rev(f, "prod"), ++r);
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "b", &f->err), 0);
+    assert_int_equal(rev(f, "prod"), ++r);
+
+    /* reads do not count */
+    struct cg_store_cert got;
+    assert_int_equal(cg_store_cert_get(f->s, "prod", "a", &got, &f->err), 0);
+    cg_store_cert_cleanup(&got);
+    struct cg_store_cert_list l;
+    assert_int_equal(cg_store_cert_list(f->s, "prod", &l, &f->err), 0);
+    cg_store_cert_list_cleanup(&l);
+    assert_int_equal(pin_count(f, "prod"), 0);
+    assert_int_equal(rev(f, "prod"), r);
+    /* failures do not count */
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "b", &f->err), CG_ENOTFOUND);
+    assert_int_equal(rev(f, "prod"), r);
+    /* nor do changes in another environment */
+    put(f, "stage", "a", CG_STORE_CLIENT);
+    assert_int_equal(rev(f, "prod"), r);
+    assert_int_equal(rev(f, "stage"), 1);
+    /* and a failed op in a new environment does not create it */
+    assert_int_equal(cg_store_cert_delete(f->s, "dev", "x", &f->err), CG_ENOTFOUND);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM environments WHERE name = 'dev'"), 0);
+}
+
+static void test_tx_rollback(void **state)
+{
+    struct fx *f = *state;
+    put(f, "prod", "base", CG_STORE_CLIENT);
+    uint64_t r = rev(f, "prod");
+    assert_int_equal(cg_store_begin(f->s, &f->err), 0);
+    assert_int_equal(cg_store_begin(f->s, &f->err), CG_EUSAGE);
+    assert_non_null(strstr(f->err.msg, "already open"));
+    put(f, "prod", "a", CG_STORE_CLIENT);
+    pin(f, "prod", "t", "a");
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "base", &f->err), 0);
+    put(f, "newenv", "x", CG_STORE_CA);
+    assert_true(exists(f, "prod", "a")); /* visible inside the transaction */
+    cg_store_rollback(f->s);
+    assert_false(exists(f, "prod", "a"));
+    assert_true(exists(f, "prod", "base"));
+    assert_int_equal(pin_count(f, "prod"), 0);
+    assert_int_equal(rev(f, "prod"), r);
+    assert_int_equal(rev(f, "newenv"), 0);
+    cg_store_rollback(f->s); /* no transaction: nothing happens */
+    assert_int_equal(cg_store_commit(f->s, &f->err), CG_EUSAGE);
+
+    /* commit makes it all visible, and another connection sees it */
+    assert_int_equal(cg_store_begin(f->s, &f->err), 0);
+    put(f, "prod", "a", CG_STORE_CLIENT);
+    pin(f, "prod", "t", "a");
+    assert_int_equal(cg_store_commit(f->s, &f->err), 0);
+    assert_int_equal(rev(f, "prod"), r + 2);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM pins"), 1);
+
+    /* closing with a transaction open rolls it back */
+    assert_int_equal(cg_store_begin(f->s, &f->err), 0);
+    put(f, "prod", "lost", CG_STORE_CLIENT);
+    cg_store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(cg_store_open(f->url, false, &f->s, &f->err), 0);
+    assert_false(exists(f, "prod", "lost"));
+    assert_int_equal(rev(f, "prod"), r + 2);
+}
+
+static void test_tx_failing_op_does_not_poison(void **state)
+{
+    struct fx *f = *state;
+    put(f, "prod", "root", CG_STORE_CA);
+    uint64_t r = rev(f, "prod");
+    assert_int_equal(cg_store_begin(f->s, &f->err), 0);
+    put(f, "prod", "a", CG_STORE_CLIENT);
+    struct cg_store_cert dup = cert_make("a", CG_STORE_CLIENT);
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &dup, false, &f->err), CG_EEXISTS);
+    assert_int_equal(cg_store_pin_put(f->s, "prod", "t", "missing", &f->err), CG_ENOTFOUND);
+    assert_int_equal(cg_store_pin_put(f->s, "prod", "t", "root", &f->err), CG_EINVAL);
+    pin(f, "prod", "u", "a");
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "a", &f->err), CG_EINUSE);
+    assert_int_equal(cg_store_pin_delete(f->s, "prod", "t", &f->err), CG_ENOTFOUND);
+    put(f, "prod", "b", CG_STORE_CLIENT);
+    assert_int_equal(cg_store_commit(f->s, &f->err), 0);
+
+    assert_true(exists(f, "prod", "a"));
+    assert_true(exists(f, "prod", "b"));
+    assert_int_equal(pin_count(f, "prod"), 1);
+    struct cg_store_cert got;
+    assert_int_equal(cg_store_cert_get(f->s, "prod", "a", &got, &f->err), 0);
+    assert_string_not_equal(got.id, dup.id); /* the refused put changed nothing */
+    cg_store_cert_cleanup(&got);
+    assert_int_equal(rev(f, "prod"), r + 3); /* a, pin u, b */
+}
+
+/* An operation that fails after it has written (the default was cleared, then the insert hit
+ * the unique id) leaves nothing behind, on its own and inside a transaction. */
+static void test_failure_after_write_is_undone(void **state)
+{
+    struct fx *f = *state;
+    struct cg_store_cert a = cert_make("a", CG_STORE_CLIENT);
+    a.is_default = true;
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &a, false, &f->err), 0);
+    uint64_t r = rev(f, "prod");
+
+    struct cg_store_cert c = cert_make("c", CG_STORE_CLIENT);
+    memcpy(c.id, a.id, sizeof(c.id)); /* collides with a's id */
+    c.is_default = true;
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &c, false, &f->err), CG_ESTORE);
+    assert_non_null(strstr(f->err.msg, "cannot store certificate 'c' in environment 'prod'"));
+    assert_non_null(strstr(f->err.msg, f->url));
+    assert_int_equal(raw_int(f, "SELECT is_default FROM certs WHERE name = 'a'"), 1);
+    assert_int_equal(rev(f, "prod"), r);
+
+    assert_int_equal(cg_store_begin(f->s, &f->err), 0);
+    put(f, "prod", "b", CG_STORE_CLIENT);
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &c, false, &f->err), CG_ESTORE);
+    put(f, "prod", "d", CG_STORE_CLIENT);
+    assert_int_equal(cg_store_commit(f->s, &f->err), 0);
+    assert_int_equal(raw_int(f, "SELECT is_default FROM certs WHERE name = 'a'"), 1);
+    assert_false(exists(f, "prod", "c"));
+    assert_true(exists(f, "prod", "b"));
+    assert_true(exists(f, "prod", "d"));
+    assert_int_equal(rev(f, "prod"), r + 2);
+}
+
+/* Two handles on one file, as the CLI and the daemon have: a reader sees committed data only
+ * and is not blocked by an open write transaction (WAL). */
+static void test_two_handles(void **state)
+{
+    struct fx *f = *state;
+    struct cg_store *b = NULL;
+    assert_int_equal(cg_store_open(f->url, false, &b, &f->err), 0);
+    assert_int_equal(cg_store_begin(f->s, &f->err), 0);
+    put(f, "prod", "a", CG_STORE_CLIENT);
+    uint64_t r = 99;
+    assert_int_equal(cg_store_revision(b, "prod", &r, &f->err), 0);
+    assert_int_equal(r, 0);
+    struct cg_store_cert c;
+    assert_int_equal(cg_store_cert_get(b, "prod", "a", &c, &f->err), CG_ENOTFOUND);
+    assert_int_equal(cg_store_commit(f->s, &f->err), 0);
+    assert_int_equal(cg_store_revision(b, "prod", &r, &f->err), 0);
+    assert_int_equal(r, 1);
+    assert_int_equal(cg_store_cert_get(b, "prod", "a", &c, &f->err), 0);
+    cg_store_cert_cleanup(&c);
+    /* and b writes after a committed */
+    assert_int_equal(cg_store_pin_put(b, "prod", "t", "a", &f->err), 0);
+    assert_int_equal(rev(f, "prod"), 2);
+    cg_store_close(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_open_missing, setup_empty, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_scheme, setup_empty, teardown),
+        cmocka_unit_test_setup_teardown(test_create_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_mode, setup_empty, teardown),
+        cmocka_unit_test_setup_teardown(test_migrations_idempotent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_database, setup_empty, teardown),
+        cmocka_unit_test_setup_teardown(test_new_id_and_master_key, setup_empty, teardown),
+        cmocka_unit_test_setup_teardown(test_cert_put_get_list_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cert_invalid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cert_duplicate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replace_keeps_pins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_envs_isolated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_blob_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_default, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_pinned, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_revision, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tx_rollback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tx_failing_op_does_not_poison, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failure_after_write_is_undone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
