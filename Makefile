@@ -1,6 +1,7 @@
 # certgate: the two commands are `make run` and `make test` (README.md).
 # Both install missing Debian packages first (scripts/deps), so a fresh Debian 12 needs nothing else.
 
+MAKEFLAGS += --no-print-directory
 JOBS        ?= $(shell nproc)
 BUILD       ?= build
 BUILD_ASAN  ?= build-asan

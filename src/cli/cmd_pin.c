@@ -112,8 +112,8 @@ static const struct cg_cli_opt resolve_opts[] = {{"service", true, false}, {NULL
 
 static int run_resolve(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_err *err)
 {
-    struct cg_slice host;
-    uint16_t port;
+    struct cg_slice host = {0};
+    uint16_t port = 0;
     CG_GUARD(split_dest(a->pos[0], &host, &port, err));
     const char *service = cg_cli_opt(a, "service");
     CG_GUARD(cg_cli_store(cli, false, err));
