@@ -2,6 +2,7 @@
 # Both install missing Debian packages first (scripts/deps), so a fresh Debian 12 needs nothing else.
 
 MAKEFLAGS += --no-print-directory
+SHELL := /bin/bash
 JOBS        ?= $(shell nproc)
 BUILD       ?= build
 BUILD_ASAN  ?= build-asan
@@ -48,7 +49,7 @@ fuzz-build:
 	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_all
 
 fuzz: fuzz-build
-	@set -e; for t in $(BUILD_FUZZ)/tests/fuzz_*; do \
+	@set -eo pipefail; for t in $(BUILD_FUZZ)/tests/fuzz_*; do \
 	  name=$${t##*/fuzz_}; mkdir -p $(BUILD_FUZZ)/corpus-new/$$name; \
 	  echo "== fuzz $$name for $(FUZZ_SECONDS)s"; \
 	  $$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
