@@ -161,51 +161,42 @@ static json_t *strlist_json(const struct cg_strlist *l)
     return a;
 }
 
-static json_t *facts_json(const struct cg_pki_facts *f, time_t now)
+/* The facts of one certificate into o; validity given separately because a bundle reports its
+ * tightest window at the top level. */
+static void facts_fill(json_t *o, const struct cg_pki_facts *f, time_t not_before, time_t not_after, time_t now)
 {
     char nb[32], na[32];
-    json_t *o = json_object();
     json_object_set_new(o, "subject", json_string(f->subject));
     json_object_set_new(o, "issuer", json_string(f->issuer));
     json_object_set_new(o, "serial", json_string(f->serial));
-    json_object_set_new(o, "not_before", json_string(cg_time_rfc3339(f->not_before, nb, sizeof(nb))));
-    json_object_set_new(o, "not_after", json_string(cg_time_rfc3339(f->not_after, na, sizeof(na))));
-    json_object_set_new(o, "days_left", json_integer(cg_time_days_until(f->not_after, now)));
-    json_object_set_new(o, "fingerprint_sha256", json_string(f->fingerprint));
-    json_object_set_new(o, "spki_sha256", json_string(f->spki_sha256));
-    json_object_set_new(o, "key_type", json_string(f->key_type));
-    json_object_set_new(o, "key_bits", json_integer(f->key_bits));
-    json_object_set_new(o, "is_ca", json_boolean(f->is_ca));
-    json_object_set_new(o, "sans", strlist_json(&f->sans));
-    json_object_set_new(o, "extended_key_usage", strlist_json(&f->eku));
-    return o;
-}
-
-json_t *cg_cert_view_json(const struct cg_cert_view *v, time_t now, const struct cg_strlist *pinned_by)
-{
-    char nb[32], na[32], ts[32];
-    const struct cg_pki_facts *f = &v->facts[0];
-    json_t *o = json_object();
-    json_object_set_new(o, "name", json_string(v->row->name));
-    json_object_set_new(o, "kind", json_string(cg_cert_kind_name((enum cg_cert_kind)v->row->kind)));
-    json_object_set_new(o, "default", json_boolean(v->row->is_default));
-    json_object_set_new(o, "subject", json_string(f->subject));
-    json_object_set_new(o, "issuer", json_string(f->issuer));
-    json_object_set_new(o, "serial", json_string(f->serial));
-    json_object_set_new(o, "not_before", json_string(cg_time_rfc3339(v->not_before, nb, sizeof(nb))));
-    json_object_set_new(o, "not_after", json_string(cg_time_rfc3339(v->not_after, na, sizeof(na))));
-    json_object_set_new(o, "days_left", json_integer(cg_time_days_until(v->not_after, now)));
+    json_object_set_new(o, "not_before", json_string(cg_time_rfc3339(not_before, nb, sizeof(nb))));
+    json_object_set_new(o, "not_after", json_string(cg_time_rfc3339(not_after, na, sizeof(na))));
+    json_object_set_new(o, "days_left", json_integer(cg_time_days_until(not_after, now)));
     json_object_set_new(o, "fingerprint_sha256", json_string(f->fingerprint));
     json_object_set_new(o, "spki_sha256", json_string(f->spki_sha256));
     json_object_set_new(o, "key_type", json_string(f->key_type));
     json_object_set_new(o, "key_bits", json_integer(f->key_bits));
     if (f->key_curve[0]) json_object_set_new(o, "key_curve", json_string(f->key_curve));
+    json_object_set_new(o, "is_ca", json_boolean(f->is_ca));
     json_object_set_new(o, "sans", strlist_json(&f->sans));
     json_object_set_new(o, "extended_key_usage", strlist_json(&f->eku));
+}
+
+json_t *cg_cert_view_json(const struct cg_cert_view *v, time_t now, const struct cg_strlist *pinned_by)
+{
+    char ts[32];
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(v->row->name));
+    json_object_set_new(o, "kind", json_string(cg_cert_kind_name((enum cg_cert_kind)v->row->kind)));
+    json_object_set_new(o, "default", json_boolean(v->row->is_default));
+    facts_fill(o, &v->facts[0], v->not_before, v->not_after, now);
     json_object_set_new(o, "warnings", strlist_json(&v->warnings));
     json_t *list = json_array();
-    for (size_t i = v->row->kind == CG_STORE_CA ? 0 : 1; i < v->n; i++)
-        json_array_append_new(list, facts_json(&v->facts[i], now));
+    for (size_t i = v->row->kind == CG_STORE_CA ? 0 : 1; i < v->n; i++) {
+        json_t *c = json_object();
+        facts_fill(c, &v->facts[i], v->facts[i].not_before, v->facts[i].not_after, now);
+        json_array_append_new(list, c);
+    }
     json_object_set_new(o, v->row->kind == CG_STORE_CA ? "certificates" : "chain", list);
     if (pinned_by) json_object_set_new(o, "pinned_by", strlist_json(pinned_by));
     json_object_set_new(o, "created_at", json_string(cg_time_rfc3339((time_t)v->row->created_at, ts, sizeof(ts))));
