@@ -39,6 +39,9 @@ int cg_cli_identity_load(const char *file, const char *key_file, const char *cha
         if ((rc = cg_cli_prompt_password(prompt, &asked, err)) < 0) goto out;
         rc = cg_pki_identity_load(&in_main, key_file ? &in_key : NULL, chain_file ? &in_chain : NULL, asked, out,
                                   err);
+    } else if (rc == CG_EPASSWORD && !password && may_prompt) {
+        cg_err_hint(err, "give the password with --password-file FILE or --password-env VAR (there is no terminal "
+                         "to ask on)");
     }
 out:
     cg_free_secret_str(asked);

@@ -9,11 +9,25 @@
 #define DEFAULT_ENV "production"
 #define DEFAULT_STORE "sqlite:/var/lib/certgate/certgate.db"
 
-static const char *first(const char *a, const char *b, const char *c)
+/* The first setting given: flag, then environment variable, then config file. A setting given
+ * but empty is an error, not "use the default": `--env "$ENV"` with ENV unset must not act on
+ * production. */
+static int first(const char *what, const char *flag, const char *var, const char *file, const char **out,
+                 struct cg_err *err)
 {
-    if (a && *a) return a;
-    if (b && *b) return b;
-    return c && *c ? c : NULL;
+    *out = NULL;
+    if (flag) {
+        if (!*flag) return cg_err_set(err, CG_EUSAGE, "--%s is empty", what), cg_err_hint(err, "give a value or leave the option out");
+        *out = flag;
+    } else if (var && getenv(var)) {
+        if (!*getenv(var))
+            return cg_err_set(err, CG_EUSAGE, "the environment variable %s is set but empty", var),
+                   cg_err_hint(err, "give it a value, or unset it");
+        *out = getenv(var);
+    } else if (file && *file) {
+        *out = file;
+    }
+    return 0;
 }
 
 static bool env_name_valid(const char *s)
@@ -32,17 +46,23 @@ int cg_cli_resolve(struct cg_cli *cli, struct cg_err *err)
 {
     struct cg_config cfg;
     cg_config_init(&cfg);
-    const char *config_path = first(cli->config_flag, getenv("CERTGATE_CONFIG"), NULL);
+    const char *config_path;
+    CG_GUARD(first("config", cli->config_flag, "CERTGATE_CONFIG", NULL, &config_path, err));
     if (config_path) {
-        int rc = cg_config_load(config_path, &cfg, err);
-        if (rc < 0) {
+        int lrc = cg_config_load(config_path, &cfg, err);
+        if (lrc < 0) {
             cg_config_cleanup(&cfg);
-            return rc;
+            return lrc;
         }
     }
-    const char *env = first(cli->env_flag, getenv("CERTGATE_ENV"), cfg.environment);
-    const char *store = first(cli->store_flag, getenv("CERTGATE_STORE"), cfg.store_url);
-    const char *key = first(cli->key_flag, getenv("CERTGATE_MASTER_KEY"), cfg.master_key);
+    const char *env, *store, *key;
+    int rc = first("env", cli->env_flag, "CERTGATE_ENV", cfg.environment, &env, err);
+    if (rc == 0) rc = first("store", cli->store_flag, "CERTGATE_STORE", cfg.store_url, &store, err);
+    if (rc == 0) rc = first("master-key", cli->key_flag, "CERTGATE_MASTER_KEY", cfg.master_key, &key, err);
+    if (rc < 0) {
+        cg_config_cleanup(&cfg);
+        return rc;
+    }
     cli->env = cg_strdup(env ? env : DEFAULT_ENV);
     cli->store_url = cg_strdup(store ? store : DEFAULT_STORE);
     cli->master_key_path = key ? cg_strdup(key) : NULL;
@@ -54,7 +74,7 @@ int cg_cli_resolve(struct cg_cli *cli, struct cg_err *err)
     }
     if (!cli->master_key_path) {
         char path[4096];
-        int rc = cg_store_default_master_key(cli->store_url, path, sizeof(path), err);
+        rc = cg_store_default_master_key(cli->store_url, path, sizeof(path), err);
         if (rc < 0) return rc;
         cli->master_key_path = cg_strdup(path);
         CG_ENSURE(cli->master_key_path, CG_ENOMEM);
