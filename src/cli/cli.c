@@ -1,9 +1,12 @@
 #include "cli/cli.h"
 
+#include <jansson.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/log.h"
+#include "core/mem.h"
 
 #ifndef CG_VERSION
 #define CG_VERSION "0.1.0"
@@ -209,8 +212,18 @@ static bool wants_help(int argc, char **argv, int from)
     return false;
 }
 
+/* JSON input can carry secrets (CLIENT_CERTIFICATES holds passwords and PKCS#12 files), and
+ * jansson's lexer copies them into buffers of its own: wipe every block jansson frees. */
+static void json_wiping_free(void *p)
+{
+    if (!p) return;
+    cg_wipe(p, malloc_usable_size(p));
+    free(p);
+}
+
 int cg_cli_main(int argc, char **argv)
 {
+    json_set_alloc_funcs(malloc, json_wiping_free);
     struct cg_cli cli = {0};
     struct cg_err err;
     cg_err_clear(&err);

@@ -225,6 +225,21 @@ static int run_rm(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_err
     return 0;
 }
 
+static int run_ca_rm(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_err *err)
+{
+    CG_GUARD(cg_cli_store(cli, false, err));
+    struct cg_store_cert row = {0};
+    CG_GUARD(cg_store_cert_get(cli->store, cli->env, a->pos[0], &row, err));
+    int kind = row.kind;
+    cg_store_cert_cleanup(&row);
+    if (kind != CG_STORE_CA) {
+        cg_err_set(err, CG_EUSAGE, "'%s' is a %s certificate, not a CA bundle", a->pos[0],
+                   cg_cert_kind_name((enum cg_cert_kind)kind));
+        return cg_err_hint(err, "remove it with: certgate cert rm %s", a->pos[0]);
+    }
+    return run_rm(cli, a, err);
+}
+
 static const struct cg_cli_opt set_opts[] = {{"default", false, false}, {NULL, false, false}};
 
 static int run_set(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_err *err)
@@ -253,6 +268,6 @@ const struct cg_cli_cmd cg_cli_cert_cmds[] = {
     {"ca", "add", "NAME FILE [--replace]", "import a CA bundle (PEM with one or many certificates, DER, base64)", 2, 2,
      ca_add_opts, run_ca_add},
     {"ca", "list", "[--json]", "list CA bundles only", 0, 0, NULL, run_ca_list},
-    {"ca", "rm", "NAME", "remove a CA bundle", 1, 1, NULL, run_rm},
+    {"ca", "rm", "NAME", "remove a CA bundle", 1, 1, NULL, run_ca_rm},
     {0},
 };

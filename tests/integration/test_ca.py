@@ -71,6 +71,9 @@ def test_ca_list_and_rm(cg, pki):
     assert sorted(cg.certs()) == ["c1", "partner"]
     r = cg.ok("ca", "list")
     assert "partner" in r.out and "c1" not in r.out
+    r = cg("ca", "rm", "c1")  # not a CA: refused, kept
+    assert_error(r, 2, "is a client certificate, not a CA bundle", hint=True)
+    assert "certgate cert rm c1" in r.err
     cg.ok("ca", "rm", "partner")
     assert sorted(cg.certs()) == ["c1"]
 
