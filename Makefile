@@ -10,7 +10,7 @@ BUILD_FUZZ  ?= build-fuzz
 FUZZ_SECONDS ?= 30
 CTEST_FLAGS ?= --output-on-failure
 
-.PHONY: all build deps test test-plain test-asan run fuzz fuzz-build clean
+.PHONY: all build deps test test-plain test-asan run fuzz fuzz-build bench clean
 
 all: build
 
@@ -55,6 +55,10 @@ fuzz: fuzz-build
 	  $$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
 	      $(BUILD_FUZZ)/corpus-new/$$name tests/fuzz/corpus/$$name 2>&1 | tail -n 12; \
 	done
+
+# Micro-benchmarks (the side-by-side comparison with nginx/HAProxy joins with the daemon).
+bench: build
+	@$(BUILD)/bench_pin_resolve 10000
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

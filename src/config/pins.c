@@ -250,6 +250,20 @@ static bool is_ip_literal(const char *h, size_t n)
     return true;
 }
 
+/* ":443" into out (at most 6 bytes); returns its length. No snprintf on the per-request path. */
+static size_t port_suffix(char *out, unsigned port)
+{
+    char digits[5];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + port % 10);
+        port /= 10;
+    } while (port && n < sizeof(digits));
+    out[0] = ':';
+    for (size_t i = 0; i < n; i++) out[1 + i] = digits[n - 1 - i];
+    return n + 1;
+}
+
 void cg_pin_resolve(const struct cg_pin_table *t, struct cg_slice host, uint16_t port,
                     struct cg_slice service, struct cg_pin_match *out)
 {
@@ -270,7 +284,7 @@ void cg_pin_resolve(const struct cg_pin_table *t, struct cg_slice host, uint16_t
             for (size_t i = 0; i < host.len; i++) key[n++] = (char)tolower(host.ptr[i]);
             if (v6) key[n++] = ']';
             size_t host_n = n;
-            n += (size_t)snprintf(key + n, sizeof(key) - n, ":%u", port ? port : CG_PIN_DEFAULT_PORT);
+            n += port_suffix(key + n, port ? port : CG_PIN_DEFAULT_PORT);
             if ((p = lookup_host(t, key, n))) {
                 matched(out, p, CG_PIN_RULE_HOST_PORT);
                 return;
