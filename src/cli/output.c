@@ -14,13 +14,7 @@ void cg_table_init(struct cg_table *t, size_t cols, const char *const *head)
 
 int cg_table_row(struct cg_table *t, const char *const *cells)
 {
-    if (t->rows == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 16;
-        char **c = cg_realloc(t->cells, cap * t->cols * sizeof(*c));
-        CG_ENSURE(c, CG_ENOMEM);
-        t->cells = c;
-        t->cap = cap;
-    }
+    CG_GUARD(cg_array_reserve(&t->cells, &t->cap, (t->rows + 1) * t->cols, sizeof(*t->cells)));
     for (size_t i = 0; i < t->cols; i++) {
         char *s = cg_strdup(cells[i] ? cells[i] : "");
         if (!s) {

@@ -13,7 +13,7 @@ struct cg_table {
     size_t cols;
     const char *head[CG_TABLE_MAX_COLS];
     char **cells; /* rows * cols owned strings */
-    size_t rows, cap;
+    size_t rows, cap; /* cap counts cells */
 };
 
 void cg_table_init(struct cg_table *t, size_t cols, const char *const *head);

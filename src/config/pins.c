@@ -164,15 +164,9 @@ int cg_pin_table_add(struct cg_pin_table *t, const char *target, int cert, struc
             return rc;
         }
     }
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 16;
-        struct pin *p = cg_realloc(t->pins, cap * sizeof(*p));
-        if (!p) {
-            cg_free(key);
-            return CG_ENOMEM;
-        }
-        t->pins = p;
-        t->cap = cap;
+    if (cg_array_reserve(&t->pins, &t->cap, t->n + 1, sizeof(*t->pins)) < 0) {
+        cg_free(key);
+        return CG_ENOMEM;
     }
     char *copy = cg_strdup(target);
     if (!copy) {

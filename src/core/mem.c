@@ -32,6 +32,23 @@ char *cg_strndup(const char *s, size_t n)
 
 void cg_free(void *p) { free(p); }
 
+int cg_array_reserve(void *items, size_t *cap, size_t need, size_t elem_size)
+{
+    if (need <= *cap) return 0;
+    size_t n = *cap ? *cap : 8;
+    while (n < need) {
+        CG_ENSURE(n <= SIZE_MAX / 2, CG_ENOMEM);
+        n *= 2;
+    }
+    CG_ENSURE(elem_size && n <= SIZE_MAX / elem_size, CG_ENOMEM);
+    void **p = items;
+    void *grown = realloc(*p, n * elem_size);
+    CG_ENSURE(grown, CG_ENOMEM);
+    *p = grown;
+    *cap = n;
+    return 0;
+}
+
 void cg_wipe(void *p, size_t n)
 {
     if (p && n) explicit_bzero(p, n);

@@ -15,6 +15,10 @@ char *cg_strdup(const char *s);             /* NULL in, NULL out */
 char *cg_strndup(const char *s, size_t n);
 void cg_free(void *p);
 
+/* Makes room for `need` elements in a growable array (*items, *cap), doubling from 8; the array
+ * is untouched on failure (CG_ENOMEM, or overflow). */
+CG_RESULT cg_array_reserve(void *items, size_t *cap, size_t need, size_t elem_size);
+
 /* Overwrites n bytes so that the compiler cannot drop it (explicit_bzero). */
 void cg_wipe(void *p, size_t n);
 /* Wipes a NUL-terminated string in place and frees it. Accepts NULL. */

@@ -23,15 +23,9 @@ void cg_strlist_cleanup(struct cg_strlist *l)
 
 static int push(struct cg_strlist *l, char *s)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        char **items = cg_realloc(l->items, cap * sizeof(*items));
-        if (!items) {
-            cg_free(s);
-            return CG_ENOMEM;
-        }
-        l->items = items;
-        l->cap = cap;
+    if (cg_array_reserve(&l->items, &l->cap, l->n + 1, sizeof(*l->items)) < 0) {
+        cg_free(s);
+        return CG_ENOMEM;
     }
     l->items[l->n++] = s;
     return 0;

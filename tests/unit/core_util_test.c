@@ -8,6 +8,7 @@
 
 #include "core/buf.h"
 #include "core/file.h"
+#include "core/mem.h"
 #include "core/slice.h"
 #include "core/str.h"
 #include "core/strlist.h"
@@ -35,6 +36,26 @@ static void test_buf(void **state)
     assert_int_equal(b.len, 6000);
     cg_buf_cleanup(&b);
     cg_buf_cleanup(&b); /* twice is fine */
+}
+
+static void test_array_reserve(void **state)
+{
+    (void)state;
+    int *a = NULL;
+    size_t cap = 0;
+    assert_int_equal(cg_array_reserve(&a, &cap, 1, sizeof(*a)), 0);
+    assert_int_equal(cap, 8);
+    for (int i = 0; i < 1000; i++) {
+        assert_int_equal(cg_array_reserve(&a, &cap, (size_t)i + 1, sizeof(*a)), 0);
+        a[i] = i;
+    }
+    assert_int_equal(cap, 1024);
+    assert_int_equal(a[999], 999);
+    /* overflow is refused and leaves the array as it was */
+    assert_int_equal(cg_array_reserve(&a, &cap, SIZE_MAX / 2 + 2, sizeof(*a)), CG_ENOMEM);
+    assert_int_equal(cap, 1024);
+    assert_int_equal(a[500], 500);
+    free(a);
 }
 
 static void test_strlist(void **state)
@@ -162,7 +183,7 @@ static void test_time(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_buf),    cmocka_unit_test(test_strlist),          cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_buf),    cmocka_unit_test(test_array_reserve),    cmocka_unit_test(test_strlist),          cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_errors), cmocka_unit_test(test_paths_and_slices), cmocka_unit_test(test_cursor),
         cmocka_unit_test(test_time),
     };

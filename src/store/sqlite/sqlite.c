@@ -533,15 +533,9 @@ static int sqlite_cert_list(struct cg_store *st, const char *env, struct cg_stor
     size_t cap = 0;
     int rc = query(s, &q, err, "SELECT " CG_CERT_COLUMNS " FROM certs WHERE env = ? ORDER BY name", "t", env);
     while (rc == 0 && (rc = step(s, q, err)) == 1) {
-        if (out->n == cap) {
-            size_t ncap = cap ? cap * 2 : 8;
-            struct cg_store_cert *items = cg_realloc(out->items, ncap * sizeof(*items));
-            if (!items) {
-                rc = oom(err, "listing certificates");
-                break;
-            }
-            out->items = items;
-            cap = ncap;
+        if (cg_array_reserve(&out->items, &cap, out->n + 1, sizeof(*out->items)) < 0) {
+            rc = oom(err, "listing certificates");
+            break;
         }
         struct cg_store_cert *c = &out->items[out->n];
         memset(c, 0, sizeof(*c));
@@ -567,15 +561,9 @@ static int sqlite_pin_list(struct cg_store *st, const char *env, struct cg_store
     size_t cap = 0;
     int rc = query(s, &q, err, "SELECT target, cert_name FROM pins WHERE env = ? ORDER BY target", "t", env);
     while (rc == 0 && (rc = step(s, q, err)) == 1) {
-        if (out->n == cap) {
-            size_t ncap = cap ? cap * 2 : 8;
-            struct cg_store_pin *items = cg_realloc(out->items, ncap * sizeof(*items));
-            if (!items) {
-                rc = oom(err, "listing pins");
-                break;
-            }
-            out->items = items;
-            cap = ncap;
+        if (cg_array_reserve(&out->items, &cap, out->n + 1, sizeof(*out->items)) < 0) {
+            rc = oom(err, "listing pins");
+            break;
         }
         struct cg_store_pin *p = &out->items[out->n];
         memset(p, 0, sizeof(*p));
