@@ -41,19 +41,24 @@ test-asan: build-asan
 run: build
 	@scripts/demo $(BUILD)/certgate
 
-# libFuzzer: each target for FUZZ_SECONDS, starting from its checked-in corpus (new finds go to
-# $(BUILD_FUZZ)/corpus-new, not into the tree).
+# libFuzzer: each target for FUZZ_SECONDS, starting from its checked-in corpus. New inputs and
+# crash artifacts go to $(BUILD_FUZZ)/fuzz-out/TARGET, never into the tree.
 fuzz-build:
 	@scripts/deps
 	@CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Asan -DCG_FUZZ=ON >/dev/null
 	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_all
 
 fuzz: fuzz-build
-	@set -eo pipefail; for t in $(BUILD_FUZZ)/tests/fuzz_*; do \
-	  name=$${t##*/fuzz_}; mkdir -p $(BUILD_FUZZ)/corpus-new/$$name; \
+	@set -e; for t in $(BUILD_FUZZ)/tests/fuzz_*; do \
+	  name=$${t##*/fuzz_}; out=$(BUILD_FUZZ)/fuzz-out/$$name; mkdir -p $$out/corpus; \
 	  echo "== fuzz $$name for $(FUZZ_SECONDS)s"; \
-	  $$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
-	      $(BUILD_FUZZ)/corpus-new/$$name tests/fuzz/corpus/$$name 2>&1 | tail -n 12; \
+	  if $$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
+	      -artifact_prefix=$$out/ $$out/corpus tests/fuzz/corpus/$$name >$$out/log 2>&1; then \
+	    grep -E '^stat::(number_of_executed_units|new_units_added|peak_rss_mb)' $$out/log; \
+	  else \
+	    tail -n 80 $$out/log; echo "fuzz $$name FAILED: the input is in $$out/ (add it to tests/fuzz/corpus/$$name once fixed)"; \
+	    exit 1; \
+	  fi; \
 	done
 
 # Micro-benchmarks (the side-by-side comparison with nginx/HAProxy joins with the daemon).

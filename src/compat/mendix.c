@@ -447,13 +447,16 @@ static int parse_env_entry(const json_t *entry, size_t idx, const struct cg_mend
         hint(err, "give the PKCS#12 file as base64: \"pfx\": \"MIIK...\" (base64 -w0 file.pfx)");
         return CG_EINVAL;
     }
-    if (!json_is_string(pfx) || json_string_length(pfx) == 0) {
+    struct cg_slice pfx_text = json_is_string(pfx) ? cg_slice_trim(cg_slice_make(json_string_value(pfx),
+                                                                                 json_string_length(pfx)))
+                                                   : cg_slice_make(NULL, 0);
+    if (pfx_text.len == 0) { /* whitespace only decodes to nothing: as empty as "" */
         fail(err, CG_EINVAL, "CLIENT_CERTIFICATES[%zu]: 'pfx' must be a non-empty string, not %s",
              idx, json_is_string(pfx) ? "an empty one" : json_kind(pfx));
         hint(err, "give the PKCS#12 file as base64: \"pfx\": \"MIIK...\" (base64 -w0 file.pfx)");
         return CG_EINVAL;
     }
-    if (cg_base64_decode(cg_slice_make(json_string_value(pfx), json_string_length(pfx)), &c->pfx) < 0) {
+    if (cg_base64_decode(pfx_text, &c->pfx) < 0) {
         fail(err, CG_EPROTO, "CLIENT_CERTIFICATES[%zu]: 'pfx' is not valid base64", idx);
         hint(err, "encode the PKCS#12 file with the standard alphabet and padding "
                   "(base64 -w0 file.pfx)");

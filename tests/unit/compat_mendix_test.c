@@ -309,6 +309,7 @@ static void test_env_refused(void **state)
     env_refuse("[{\"password\": \"x\"}]", CG_EINVAL, "'pfx' is missing");
     env_refuse("[{\"pfx\": 5}]", CG_EINVAL, "CLIENT_CERTIFICATES[0]: 'pfx' must be a non-empty string, not a number");
     env_refuse("[{\"pfx\": \"\"}]", CG_EINVAL, "'pfx' must be a non-empty string, not an empty one");
+    env_refuse("[{\"pfx\": \" \\n \"}]", CG_EINVAL, "'pfx' must be a non-empty string, not an empty one");
     env_refuse("[{\"pfx\": \"AQID\"}, {\"pfx\": \"not base64!\"}]", CG_EPROTO,
                "CLIENT_CERTIFICATES[1]: 'pfx' is not valid base64");
     env_refuse("[{\"pfx\": \"AQI\"}]", CG_EPROTO, "'pfx' is not valid base64");
