@@ -54,6 +54,25 @@ struct cg_store_pin_list {
 };
 void cg_store_pin_list_cleanup(struct cg_store_pin_list *l);
 
+/* An upstream: a named egress destination (SPEC.md section 1). */
+struct cg_store_upstream {
+    char *name;
+    char *url;            /* https://host[:port][/base], validated by the caller */
+    char *server_name;    /* SNI and verify-name override; NULL = the URL's host */
+    char *spki_sha256;    /* base64 SHA-256 of the server's SubjectPublicKeyInfo; NULL = no pin */
+    char **cas;           /* names of `ca` certificates: only these are trusted; n_cas == 0 means
+                           * the environment's trust (system roots + every ca) */
+    size_t n_cas;
+    uint32_t connect_timeout_ms; /* 0 = the daemon's default */
+    uint32_t timeout_ms;         /* response timeout; 0 = the daemon's default */
+};
+void cg_store_upstream_cleanup(struct cg_store_upstream *u);
+struct cg_store_upstream_list {
+    struct cg_store_upstream *items;
+    size_t n;
+};
+void cg_store_upstream_list_cleanup(struct cg_store_upstream_list *l);
+
 struct cg_store_ops {
     const char *scheme; /* "sqlite" */
     /* create: make the store (and its schema) when missing; otherwise a missing store is
@@ -92,6 +111,17 @@ struct cg_store_ops {
     /* Ordered by target. */
     int (*pin_list)(struct cg_store *s, const char *env, struct cg_store_pin_list *out,
                     struct cg_err *err);
+
+    /* Upstreams. put: every name in u->cas must be a certificate of kind ca (CG_ENOTFOUND /
+     * CG_EINVAL naming it); replace as for cert_put. A ca named by an upstream cannot be deleted
+     * (cert_delete answers CG_EINUSE naming the upstream). Lists ordered by name. */
+    int (*upstream_put)(struct cg_store *s, const char *env, const struct cg_store_upstream *u, bool replace,
+                        struct cg_err *err);
+    int (*upstream_get)(struct cg_store *s, const char *env, const char *name, struct cg_store_upstream *out,
+                        struct cg_err *err);
+    int (*upstream_list)(struct cg_store *s, const char *env, struct cg_store_upstream_list *out,
+                         struct cg_err *err);
+    int (*upstream_delete)(struct cg_store *s, const char *env, const char *name, struct cg_err *err);
 };
 
 /* Every store object starts with this. */
@@ -135,5 +165,17 @@ static inline CG_RESULT cg_store_pin_delete(struct cg_store *s, const char *env,
 static inline CG_RESULT cg_store_pin_list(struct cg_store *s, const char *env, struct cg_store_pin_list *o,
                                           struct cg_err *e)
 { return s->ops->pin_list(s, env, o, e); }
+static inline CG_RESULT cg_store_upstream_put(struct cg_store *s, const char *env, const struct cg_store_upstream *u,
+                                              bool replace, struct cg_err *e)
+{ return s->ops->upstream_put(s, env, u, replace, e); }
+static inline CG_RESULT cg_store_upstream_get(struct cg_store *s, const char *env, const char *name,
+                                              struct cg_store_upstream *o, struct cg_err *e)
+{ return s->ops->upstream_get(s, env, name, o, e); }
+static inline CG_RESULT cg_store_upstream_list(struct cg_store *s, const char *env,
+                                               struct cg_store_upstream_list *o, struct cg_err *e)
+{ return s->ops->upstream_list(s, env, o, e); }
+static inline CG_RESULT cg_store_upstream_delete(struct cg_store *s, const char *env, const char *name,
+                                                 struct cg_err *e)
+{ return s->ops->upstream_delete(s, env, name, e); }
 
 #endif
