@@ -28,6 +28,22 @@ struct cg_snapshot_cert {
     EVP_PKEY *key;         /* only when the snapshot was loaded with a master key */
 };
 
+/* An upstream, ready for the egress: the URL taken apart, the trust resolved to certificate
+ * indexes. */
+struct cg_snapshot_upstream {
+    char *name;
+    char *host;              /* from the URL, lowercase, without IPv6 brackets */
+    uint16_t port;           /* 443 when the URL has none */
+    char *base_path;         /* "" or "/base" (no trailing '/'): prefixed to origin-form paths */
+    char *server_name;       /* SNI and the name verified: the override, or host */
+    bool has_spki;
+    uint8_t spki_sha256[32]; /* the pinned SubjectPublicKeyInfo hash, when has_spki */
+    int *cas;                /* indexes into certs[] (kind ca) trusted alone; n_cas == 0: the
+                              * environment's trust (system roots + every ca) */
+    size_t n_cas;
+    uint32_t connect_timeout_ms, timeout_ms; /* 0 = the daemon's defaults */
+};
+
 struct cg_snapshot {
     _Atomic long refs;
     uint64_t revision;
@@ -35,6 +51,8 @@ struct cg_snapshot {
     struct cg_snapshot_cert *certs; /* ordered by name */
     size_t n_certs;
     struct cg_pin_table *pins;      /* cert indexes refer to certs[] */
+    struct cg_snapshot_upstream *upstreams; /* ordered by name */
+    size_t n_upstreams;
 };
 
 /* Loads the environment's state. master may be NULL: private keys are then not decrypted (the
@@ -45,5 +63,8 @@ struct cg_snapshot *cg_snapshot_ref(struct cg_snapshot *s);
 void cg_snapshot_unref(struct cg_snapshot *s); /* frees at zero; accepts NULL */
 /* Index of the certificate named name, or -1. */
 int cg_snapshot_cert_find(const struct cg_snapshot *s, const char *name);
+
+/* Index of the upstream named name (ASCII case-insensitive, as Host fields compare), or -1. */
+int cg_snapshot_upstream_find(const struct cg_snapshot *s, struct cg_slice name);
 
 #endif
