@@ -1,0 +1,214 @@
+/* certgate serve: the daemon (SPEC.md section 4). One process: worker threads with their own
+ * loops and listeners serve the traffic; this (main) thread owns the store, polls its revision,
+ * builds each new configuration completely (snapshot, keys, trust stores) and only then publishes
+ * it, so that a failed reload keeps the old one (STYLE.md, the hot-reload rule). Signals: SIGHUP
+ * reloads now, SIGTERM/SIGINT drain (stop accepting, finish what is in flight, exit 0). */
+#include "app/serve.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "config/snapshot.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/str.h"
+#include "core/time.h"
+#include "egress/egress.h"
+#include "net/tls.h"
+#include "net/worker.h"
+
+struct daemon {
+    struct cg_cli *cli;
+    struct cg_shared shared;
+    uint64_t revision;
+    uv_timer_t reload;
+    uv_signal_t sighup, sigterm, sigint;
+    bool stopping;
+};
+
+/* Builds and publishes the configuration at the store's current revision. */
+static int reload(struct daemon *d, bool initial, struct cg_err *err)
+{
+    uint64_t t0 = cg_time_mono_ms();
+    struct cg_snapshot *snap = NULL;
+    CG_GUARD(cg_snapshot_load(d->cli->store, d->cli->env, d->cli->master, &snap, err));
+    struct cg_runtime *rt = NULL;
+    int rc = cg_runtime_new(snap, getenv("CERTGATE_SYSTEM_CA_FILE"), &rt, err);
+    uint64_t rev = snap->revision;
+    size_t n_certs = snap->n_certs, n_up = snap->n_upstreams;
+    cg_snapshot_unref(snap);
+    if (rc < 0) return rc;
+    cg_shared_publish(&d->shared, rt);
+    d->revision = rev;
+    CG_LOG_I("%s environment '%s' at revision %llu (%zu certificates, %zu upstreams) in %llu ms",
+             initial ? "loaded" : "reloaded", d->cli->env, (unsigned long long)rev, n_certs, n_up,
+             (unsigned long long)(cg_time_mono_ms() - t0));
+    return 0;
+}
+
+static void check_revision(struct daemon *d, bool force)
+{
+    struct cg_err err;
+    cg_err_clear(&err);
+    uint64_t rev;
+    if (cg_store_revision(d->cli->store, d->cli->env, &rev, &err) < 0) {
+        CG_LOG_W("cannot read the store's revision (keeping revision %llu): %s", (unsigned long long)d->revision,
+                 err.msg);
+        return;
+    }
+    if (rev == d->revision && !force) return;
+    if (reload(d, false, &err) < 0)
+        CG_LOG_E("reload failed; still serving revision %llu: %s%s%s%s", (unsigned long long)d->revision, err.msg,
+                 err.hint[0] ? " (hint: " : "", err.hint, err.hint[0] ? ")" : "");
+}
+
+static void reload_cb(uv_timer_t *t) { check_revision(t->data, false); }
+
+static void signal_cb(uv_signal_t *h, int signum)
+{
+    struct daemon *d = h->data;
+    if (signum == SIGHUP) {
+        CG_LOG_I("SIGHUP: reloading");
+        check_revision(d, true);
+        return;
+    }
+    if (d->stopping) return;
+    d->stopping = true;
+    CG_LOG_I("%s: draining", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    uv_stop(h->loop);
+}
+
+static const struct cg_cli_opt serve_opts[] = {
+    {"egress", true, true},
+    {"workers", true, false},
+    {"access-log", true, false},
+    {NULL, false, false},
+};
+
+static int run_serve(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_err *err)
+{
+    struct cg_config *cfg = cli->config;
+    cg_log_set_level(cfg->log_level);
+    /* command-line listeners and workers override the file's */
+    const char *egress_flags[16];
+    int n_egress_flags = cg_cli_opt_all(a, "egress", egress_flags, 16);
+    struct cg_strlist egress;
+    cg_strlist_init(&egress);
+    for (int i = 0; i < n_egress_flags; i++) {
+        if (!cg_config_listen_addr_valid(egress_flags[i])) {
+            cg_strlist_cleanup(&egress);
+            cg_err_set(err, CG_EUSAGE, "--egress '%s' is not a listen address", egress_flags[i]);
+            return cg_err_hint(err, "give HOST:PORT, e.g. 127.0.0.1:8080");
+        }
+        CG_GUARD(cg_strlist_add(&egress, egress_flags[i]));
+    }
+    const struct cg_strlist *listen = n_egress_flags ? &egress : &cfg->listen_egress;
+    unsigned workers = cfg->workers;
+    const char *wflag = cg_cli_opt(a, "workers");
+    if (wflag) {
+        uint64_t n;
+        if (cg_str_to_u64(wflag, &n) < 0 || n > 1024) {
+            cg_strlist_cleanup(&egress);
+            return cg_err_set(err, CG_EUSAGE, "--workers must be a number from 0 to 1024, not '%s'", wflag);
+        }
+        workers = (unsigned)n;
+    }
+    if (workers == 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        workers = cores > 0 ? (unsigned)cores : 1;
+    }
+    if (listen->n == 0) {
+        cg_strlist_cleanup(&egress);
+        cg_err_set(err, CG_EUSAGE, "nothing to serve: no listen address is configured");
+        return cg_err_hint(err, "set listen.egress in the config file (-c certgate.yaml), or give --egress 127.0.0.1:8080");
+    }
+
+    int rc = cg_cli_store(cli, false, err);
+    if (rc == 0) rc = cg_cli_master(cli, err);
+    struct daemon d;
+    memset(&d, 0, sizeof(d));
+    d.cli = cli;
+    cg_shared_init(&d.shared);
+    if (rc == 0) rc = reload(&d, true, err);
+
+    struct cg_access_log log = {.fd = -1};
+    const char *access = cg_cli_opt(a, "access-log");
+    if (rc == 0) rc = cg_access_log_open(&log, access ? access : cfg->log_access, cfg->log_format == CG_LOG_FORMAT_JSON, err);
+
+    struct cg_egress_config ecfg;
+    cg_egress_config_defaults(&ecfg);
+    ecfg.allow_connect = cfg->egress_allow_connect;
+    ecfg.default_upstream = cfg->egress_default_upstream;
+    ecfg.head_timeout_ms = cfg->timeout_head_ms;
+    ecfg.idle_timeout_ms = cfg->timeout_idle_ms;
+    ecfg.connect_timeout_ms = cfg->timeout_connect_ms;
+    ecfg.response_timeout_ms = cfg->timeout_response_ms;
+    ecfg.limits.max_head_bytes = cfg->limit_head_bytes;
+    ecfg.limits.max_headers = cfg->limit_headers;
+    ecfg.log = &log;
+
+    struct cg_listener_spec *specs = cg_calloc(listen->n, sizeof(*specs));
+    if (rc == 0 && !specs) rc = CG_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < listen->n; i++)
+        specs[i] = (struct cg_listener_spec){.addr = listen->items[i], .on_accept = cg_egress_accept, .arg = &ecfg};
+    struct cg_pool_limits pool = {.idle_timeout_ms = cfg->timeout_idle_ms};
+    struct cg_worker *ws = NULL;
+    if (rc == 0) rc = cg_workers_start(&d.shared, specs, listen->n, workers, &pool, &ws, err);
+    if (rc < 0) {
+        cg_free(specs);
+        cg_access_log_close(&log);
+        cg_shared_cleanup(&d.shared);
+        cg_strlist_cleanup(&egress);
+        return rc;
+    }
+
+    uv_loop_t *loop = uv_default_loop();
+    uv_timer_init(loop, &d.reload);
+    d.reload.data = &d;
+    uv_timer_start(&d.reload, reload_cb, cfg->reload_ms, cfg->reload_ms);
+    uv_signal_t *sigs[] = {&d.sighup, &d.sigterm, &d.sigint};
+    int nums[] = {SIGHUP, SIGTERM, SIGINT};
+    for (int i = 0; i < 3; i++) {
+        uv_signal_init(loop, sigs[i]);
+        sigs[i]->data = &d;
+        uv_signal_start(sigs[i], signal_cb, nums[i]);
+    }
+    char where[512] = "";
+    for (size_t i = 0; i < listen->n; i++)
+        snprintf(where + strlen(where), sizeof(where) - strlen(where), "%s%s", i ? ", " : "", listen->items[i]);
+    CG_LOG_I("serving environment '%s': egress on %s, %u worker%s", cli->env, where, workers, workers == 1 ? "" : "s");
+
+    uv_run(loop, UV_RUN_DEFAULT);
+
+    /* drain: the workers stop accepting and finish what is in flight */
+    cg_workers_drain(ws, workers);
+    bool clean = cg_workers_join(ws, workers, cfg->timeout_drain_ms);
+    if (!clean) {
+        CG_LOG_W("drain deadline of %u ms passed with requests still in flight; exiting", cfg->timeout_drain_ms);
+        cg_access_log_close(&log);
+        _exit(0); /* the threads still hold their connections: the kernel closes them */
+    }
+    cg_workers_free(ws, workers);
+    for (int i = 0; i < 3; i++) uv_close((uv_handle_t *)sigs[i], NULL);
+    uv_close((uv_handle_t *)&d.reload, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_loop_close(loop);
+    cg_shared_cleanup(&d.shared);
+    cg_access_log_close(&log);
+    cg_free(specs);
+    cg_strlist_cleanup(&egress);
+    CG_LOG_I("stopped");
+    return 0;
+}
+
+const struct cg_cli_cmd cg_app_serve_cmds[] = {
+    {NULL, "serve", "[-c certgate.yaml] [--egress ADDR]... [--workers N] [--access-log PATH|stderr]",
+     "run the gateway: the egress listeners (and, as they come, ingress, admin, webhooks); reloads within a "
+     "second of any change in the store",
+     0, 0, serve_opts, run_serve},
+    {0},
+};
