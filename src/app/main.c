@@ -2,4 +2,4 @@
  * next issue. */
 #include "cli/cli.h"
 
-int main(int argc, char **argv) { return cg_cli_main(argc, argv); }
+int main(int argc, char **argv) { return cg_cli_main(argc, argv, NULL); }

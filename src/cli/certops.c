@@ -7,6 +7,23 @@
 #include "core/mem.h"
 #include "core/time.h"
 
+int cg_cli_name_check(const char *what, const char *name, struct cg_err *err)
+{
+    size_t n = strlen(name);
+    bool ok = n > 0 && n <= CG_CLI_NAME_MAX_LEN;
+    for (size_t i = 0; ok && i < n; i++) {
+        char c = name[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             (i > 0 && (c == '-' || c == '_' || c == '.'));
+    }
+    if (ok && strcmp(name, "none") == 0) ok = false;
+    if (ok) return 0;
+    cg_err_set(err, CG_EUSAGE, "%s name '%s' is not valid", what, name);
+    return cg_err_hint(err, "use 1 to %d letters, digits, '-', '_' and '.', starting with a letter or digit "
+                            "('none' is reserved for pins)",
+                       CG_CLI_NAME_MAX_LEN);
+}
+
 int cg_cli_read_input(const char *path, struct cg_buf *out, struct cg_err *err)
 {
     int rc = cg_file_read(path, out, err);

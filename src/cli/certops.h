@@ -12,6 +12,14 @@
 #include "pki/pki.h"
 #include "store/store.h"
 
+#define CG_CLI_NAME_MAX_LEN 128
+
+/* The rule for the names of stored objects (certificates, CA bundles, upstreams): what pins and
+ * configuration refer to, so shell- and URL-friendly: 1 to CG_CLI_NAME_MAX_LEN letters, digits,
+ * '-', '_' and '.', starting with a letter or digit; "none" is reserved (pins). CG_EUSAGE with a
+ * message naming what ("certificate", "upstream") otherwise. */
+CG_RESULT cg_cli_name_check(const char *what, const char *name, struct cg_err *err);
+
 /* Reads an input file capped at CG_PKI_MAX_INPUT (into an initialised secret buffer). */
 CG_RESULT cg_cli_read_input(const char *path, struct cg_buf *out, struct cg_err *err);
 

@@ -12,8 +12,10 @@
 #define CG_VERSION "0.1.0"
 #endif
 
-static const struct cg_cli_cmd *const groups[] = {
-    cg_cli_init_cmds, cg_cli_cert_cmds, cg_cli_pin_cmds, cg_cli_import_cmds, cg_cli_check_cmds,
+static const struct cg_cli_cmd *groups[] = {
+    cg_cli_init_cmds, cg_cli_cert_cmds, cg_cli_pin_cmds, cg_cli_upstream_cmds, cg_cli_import_cmds,
+    cg_cli_check_cmds,
+    NULL, /* the app's extra commands (serve) */
 };
 
 static const char *group_summary(const char *group)
@@ -21,6 +23,7 @@ static const char *group_summary(const char *group)
     if (!strcmp(group, "cert")) return "client and server certificates (with private keys)";
     if (!strcmp(group, "ca")) return "certificate authorities (CA bundles)";
     if (!strcmp(group, "pin")) return "which client certificate is presented to which service or host";
+    if (!strcmp(group, "upstream")) return "named egress destinations: URL, trust, server name, SPKI pin, timeouts";
     if (!strcmp(group, "import")) return "import settings from the platforms users migrate from";
     return "";
 }
@@ -51,7 +54,7 @@ static void usage(FILE *f, const char *only_group)
                 CG_VERSION);
     }
     if (only_group) fprintf(f, "certgate %s: %s\n\n", only_group, group_summary(only_group));
-    for (size_t g = 0; g < CG_ARRAY_LEN(groups); g++)
+    for (size_t g = 0; g < CG_ARRAY_LEN(groups) && groups[g]; g++)
         for (const struct cg_cli_cmd *c = groups[g]; c->name; c++) {
             if (only_group && (!c->group || strcmp(c->group, only_group))) continue;
             print_cmd(f, c);
@@ -65,7 +68,7 @@ static void usage(FILE *f, const char *only_group)
 
 static const struct cg_cli_cmd *find_cmd(const char *group, const char *name)
 {
-    for (size_t g = 0; g < CG_ARRAY_LEN(groups); g++)
+    for (size_t g = 0; g < CG_ARRAY_LEN(groups) && groups[g]; g++)
         for (const struct cg_cli_cmd *c = groups[g]; c->name; c++) {
             if (group && c->group && !strcmp(c->group, group) && name && !strcmp(c->name, name)) return c;
             if (!group && !c->group && name && !strcmp(c->name, name)) return c;
@@ -75,7 +78,7 @@ static const struct cg_cli_cmd *find_cmd(const char *group, const char *name)
 
 static bool is_group(const char *s)
 {
-    for (size_t g = 0; g < CG_ARRAY_LEN(groups); g++)
+    for (size_t g = 0; g < CG_ARRAY_LEN(groups) && groups[g]; g++)
         for (const struct cg_cli_cmd *c = groups[g]; c->name; c++)
             if (c->group && !strcmp(c->group, s)) return true;
     return false;
@@ -221,8 +224,9 @@ static void json_wiping_free(void *p)
     free(p);
 }
 
-int cg_cli_main(int argc, char **argv)
+int cg_cli_main(int argc, char **argv, const struct cg_cli_cmd *extra)
 {
+    groups[CG_ARRAY_LEN(groups) - 1] = extra;
     json_set_alloc_funcs(malloc, json_wiping_free);
     struct cg_cli cli = {0};
     struct cg_err err;

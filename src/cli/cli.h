@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "config/bootstrap.h"
 #include "core/error.h"
 #include "pki/pki.h"
 #include "store/store.h"
@@ -39,6 +40,7 @@ struct cg_cli {
     char *store_url;
     char *master_key_path;
     struct cg_store *store;
+    struct cg_config *config;     /* the bootstrap file's settings (defaults when there is none) */
     uint8_t master[CG_MASTER_KEY_LEN];
     bool have_master;
 };
@@ -59,9 +61,12 @@ extern const struct cg_cli_cmd cg_cli_cert_cmds[];
 extern const struct cg_cli_cmd cg_cli_pin_cmds[];
 extern const struct cg_cli_cmd cg_cli_import_cmds[];
 extern const struct cg_cli_cmd cg_cli_check_cmds[];
+extern const struct cg_cli_cmd cg_cli_upstream_cmds[];
 
-/* Entry point: runs argv and returns the exit status. */
-int cg_cli_main(int argc, char **argv);
+/* Entry point: runs argv and returns the exit status. extra: more commands (the app's `serve`,
+ * which the CLI library may not link itself: it starts event loops), terminated by {0}; may be
+ * NULL. */
+int cg_cli_main(int argc, char **argv, const struct cg_cli_cmd *extra);
 
 /* ---- arguments (cli.c) ---- */
 const char *cg_cli_opt(const struct cg_cli_args *a, const char *name); /* last value, or NULL */

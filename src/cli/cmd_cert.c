@@ -7,26 +7,6 @@
 #include "core/mem.h"
 #include "core/time.h"
 
-#define NAME_MAX_LEN 128
-
-/* Names are what pins and configuration refer to: keep them shell- and URL-friendly. */
-static int check_name(const char *name, struct cg_err *err)
-{
-    size_t n = strlen(name);
-    bool ok = n > 0 && n <= NAME_MAX_LEN;
-    for (size_t i = 0; ok && i < n; i++) {
-        char c = name[i];
-        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-             (i > 0 && (c == '-' || c == '_' || c == '.'));
-    }
-    if (ok && strcmp(name, "none") == 0) ok = false;
-    if (ok) return 0;
-    cg_err_set(err, CG_EUSAGE, "certificate name '%s' is not valid", name);
-    return cg_err_hint(err, "use 1 to %d letters, digits, '-', '_' and '.', starting with a letter or digit "
-                            "('none' is reserved for pins)",
-                       NAME_MAX_LEN);
-}
-
 static const struct cg_cli_opt add_opts[] = {
     {"key", true, false},          {"chain", true, false},        {"kind", true, false},
     {"default", false, false},     {"replace", false, false},     {"password-env", true, false},
@@ -36,7 +16,7 @@ static const struct cg_cli_opt add_opts[] = {
 static int run_add(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_err *err)
 {
     const char *name = a->pos[0], *file = a->pos[1];
-    CG_GUARD(check_name(name, err));
+    CG_GUARD(cg_cli_name_check("certificate", name, err));
     enum cg_cert_kind kind = CG_CERT_CLIENT;
     const char *k = cg_cli_opt(a, "kind");
     if (k && (cg_cert_kind_parse(k, &kind) < 0 || kind == CG_CERT_CA)) {
@@ -70,7 +50,7 @@ static const struct cg_cli_opt ca_add_opts[] = {{"replace", false, false}, {NULL
 static int run_ca_add(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_err *err)
 {
     const char *name = a->pos[0], *file = a->pos[1];
-    CG_GUARD(check_name(name, err));
+    CG_GUARD(cg_cli_name_check("certificate", name, err));
     CG_GUARD(cg_cli_store(cli, false, err));
     struct cg_buf buf;
     cg_buf_init(&buf, CG_PKI_MAX_INPUT);

@@ -44,6 +44,8 @@ static bool env_name_valid(const char *s)
 
 int cg_cli_resolve(struct cg_cli *cli, struct cg_err *err)
 {
+    cli->config = cg_calloc(1, sizeof(*cli->config));
+    CG_ENSURE(cli->config, CG_ENOMEM);
     struct cg_config cfg;
     cg_config_init(&cfg);
     const char *config_path;
@@ -66,7 +68,7 @@ int cg_cli_resolve(struct cg_cli *cli, struct cg_err *err)
     cli->env = cg_strdup(env ? env : DEFAULT_ENV);
     cli->store_url = cg_strdup(store ? store : DEFAULT_STORE);
     cli->master_key_path = key ? cg_strdup(key) : NULL;
-    cg_config_cleanup(&cfg);
+    *cli->config = cfg; /* kept for the commands that need more than these three (serve) */
     CG_ENSURE(cli->env && cli->store_url && (!key || cli->master_key_path), CG_ENOMEM);
     if (!env_name_valid(cli->env)) {
         cg_err_set(err, CG_EUSAGE, "environment name '%s' is not valid", cli->env);
@@ -106,5 +108,8 @@ void cg_cli_cleanup(struct cg_cli *cli)
     cg_free(cli->master_key_path);
     cli->env = cli->store_url = cli->master_key_path = NULL;
     cg_wipe(cli->master, sizeof(cli->master));
+    if (cli->config) cg_config_cleanup(cli->config);
+    cg_free(cli->config);
+    cli->config = NULL;
     cli->have_master = false;
 }

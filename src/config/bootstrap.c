@@ -31,11 +31,21 @@ void cg_config_init(struct cg_config *c)
     c->log_level = CG_LOG_INFO;
     c->log_access = NULL;
     c->log_format = CG_LOG_FORMAT_TEXT;
+    c->timeout_head_ms = 30000;
+    c->timeout_idle_ms = 60000;
+    c->timeout_connect_ms = 5000;
+    c->timeout_response_ms = 60000;
+    c->timeout_drain_ms = 30000;
+    c->limit_head_bytes = 65536;
+    c->limit_headers = 100;
+    c->reload_ms = 250;
 }
 
 void cg_config_cleanup(struct cg_config *c)
 {
     if (!c) return;
+    cg_free(c->egress_default_upstream);
+    c->egress_default_upstream = NULL;
     cg_free(c->environment);
     cg_free(c->store_url);
     cg_free(c->master_key);
@@ -407,6 +417,66 @@ static int key_log_format(struct parser *p, const char *path, yaml_event_t *v)
     return 0;
 }
 
+/* A plain whole number within [min, max]. */
+static int set_uint(struct parser *p, const char *path, const yaml_event_t *v, uint64_t min, uint64_t max,
+                    uint32_t *dst)
+{
+    CG_GUARD(want_string(p, path, v));
+    const char *s = (const char *)v->data.scalar.value;
+    uint64_t n;
+    if (v->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || cg_str_to_u64(s, &n) < 0 || n < min || n > max) {
+        char b[SHOW_MAX + 4];
+        fail(p, CG_EINVAL, line_of(v), "'%s' is '%s', not a whole number from %llu to %llu", path,
+             show(s, v->data.scalar.length, b), (unsigned long long)min, (unsigned long long)max);
+        hint(p, "write a plain number without quotes, such as '%s: %llu'", path, (unsigned long long)min);
+        return CG_EINVAL;
+    }
+    *dst = (uint32_t)n;
+    return 0;
+}
+
+static int set_bool(struct parser *p, const char *path, const yaml_event_t *v, bool *dst)
+{
+    CG_GUARD(want_string(p, path, v));
+    const char *s = (const char *)v->data.scalar.value;
+    if (v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && strcmp(s, "true") == 0) {
+        *dst = true;
+        return 0;
+    }
+    if (v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && strcmp(s, "false") == 0) {
+        *dst = false;
+        return 0;
+    }
+    char b[SHOW_MAX + 4];
+    fail(p, CG_EINVAL, line_of(v), "'%s' is '%s', not true or false", path, show(s, v->data.scalar.length, b));
+    hint(p, "write '%s: true' or '%s: false'", path, path);
+    return CG_EINVAL;
+}
+
+#define UINT_KEY(fn, field, min, max)                                                                  \
+    static int fn(struct parser *p, const char *path, yaml_event_t *v)                                 \
+    {                                                                                                  \
+        return set_uint(p, path, v, min, max, &p->cfg->field);                                         \
+    }
+UINT_KEY(key_timeout_head, timeout_head_ms, 100, 3600000)
+UINT_KEY(key_timeout_idle, timeout_idle_ms, 100, 3600000)
+UINT_KEY(key_timeout_connect, timeout_connect_ms, 100, 600000)
+UINT_KEY(key_timeout_response, timeout_response_ms, 100, 3600000)
+UINT_KEY(key_timeout_drain, timeout_drain_ms, 0, 3600000)
+UINT_KEY(key_limit_head, limit_head_bytes, 1024, 1048576)
+UINT_KEY(key_limit_headers, limit_headers, 8, 128)
+UINT_KEY(key_reload, reload_ms, 50, 60000)
+
+static int key_egress_connect(struct parser *p, const char *path, yaml_event_t *v)
+{
+    return set_bool(p, path, v, &p->cfg->egress_allow_connect);
+}
+
+static int key_egress_default(struct parser *p, const char *path, yaml_event_t *v)
+{
+    return set_string(p, path, v, &p->cfg->egress_default_upstream);
+}
+
 /* Which listen list already holds addr, or NULL. */
 static const char *listen_owner(const struct cg_config *c, const char *addr)
 {
@@ -510,6 +580,31 @@ static int want_mapping(struct parser *p, const char *path, yaml_event_t *v, con
     return parse_mapping(p, path, keys, n);
 }
 
+static const struct key egress_keys[] = {
+    {"allow_connect", key_egress_connect},
+    {"default_upstream", key_egress_default},
+};
+static const struct key timeout_keys[] = {
+    {"head_ms", key_timeout_head},       {"idle_ms", key_timeout_idle},   {"connect_ms", key_timeout_connect},
+    {"response_ms", key_timeout_response}, {"drain_ms", key_timeout_drain},
+};
+static const struct key limit_keys[] = {
+    {"max_head_bytes", key_limit_head},
+    {"max_headers", key_limit_headers},
+};
+static int key_egress(struct parser *p, const char *path, yaml_event_t *v)
+{
+    return want_mapping(p, path, v, egress_keys, CG_ARRAY_LEN(egress_keys));
+}
+static int key_timeouts(struct parser *p, const char *path, yaml_event_t *v)
+{
+    return want_mapping(p, path, v, timeout_keys, CG_ARRAY_LEN(timeout_keys));
+}
+static int key_limits(struct parser *p, const char *path, yaml_event_t *v)
+{
+    return want_mapping(p, path, v, limit_keys, CG_ARRAY_LEN(limit_keys));
+}
+
 static int key_listen(struct parser *p, const char *path, yaml_event_t *v)
 {
     return want_mapping(p, path, v, listen_keys, CG_ARRAY_LEN(listen_keys));
@@ -526,6 +621,10 @@ static const struct key top_keys[] = {
     {"listen", key_listen},
     {"workers", key_workers},
     {"log", key_log},
+    {"egress", key_egress},
+    {"timeouts", key_timeouts},
+    {"limits", key_limits},
+    {"reload_ms", key_reload},
 };
 
 /* Edit distance, capped: enough to suggest 'listen' for 'lisen'. */

@@ -13,6 +13,19 @@
  *     level: info                      # debug | info | warn | error
  *     access: stderr                   # a path, or stderr
  *     format: text                     # text | json
+ *   egress:
+ *     allow_connect: false             # CONNECT tunnels (never to a host that gets a certificate)
+ *     default_upstream: partner-api    # origin-form requests whose Host names no upstream
+ *   timeouts:                          # milliseconds
+ *     head_ms: 30000
+ *     idle_ms: 60000
+ *     connect_ms: 5000
+ *     response_ms: 60000
+ *     drain_ms: 30000
+ *   limits:
+ *     max_head_bytes: 65536
+ *     max_headers: 100
+ *   reload_ms: 250
  *
  * Unknown keys, wrong types and bad values are refused with a message naming the file, the line
  * and the key: "certgate.yaml:7: unknown key 'lisen' in 'listen'..." (hint lists the known keys). */
@@ -21,6 +34,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -42,6 +56,17 @@ struct cg_config {
     enum cg_log_level log_level;        /* default info */
     char *log_access;         /* NULL = stderr */
     enum cg_log_format log_format;      /* default text */
+    /* the daemon (docs/configuration.md has the defaults) */
+    bool egress_allow_connect;          /* egress.allow_connect, default false */
+    char *egress_default_upstream;      /* egress.default_upstream, NULL = none */
+    uint32_t timeout_head_ms;           /* timeouts.head_ms: a request head must arrive within (30000) */
+    uint32_t timeout_idle_ms;           /* timeouts.idle_ms: keep-alive between requests (60000) */
+    uint32_t timeout_connect_ms;        /* timeouts.connect_ms: DNS + connect + handshake (5000) */
+    uint32_t timeout_response_ms;       /* timeouts.response_ms: upstream silence (60000) */
+    uint32_t timeout_drain_ms;          /* timeouts.drain_ms: SIGTERM waits this long (30000) */
+    uint32_t limit_head_bytes;          /* limits.max_head_bytes (65536) */
+    uint32_t limit_headers;             /* limits.max_headers (100) */
+    uint32_t reload_ms;                 /* reload_ms: how often the store's revision is polled (250) */
 };
 
 void cg_config_init(struct cg_config *c);

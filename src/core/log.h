@@ -3,6 +3,9 @@
 #ifndef CG_CORE_LOG_H
 #define CG_CORE_LOG_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "core/error.h"
 
 enum cg_log_level { CG_LOG_DEBUG, CG_LOG_INFO, CG_LOG_WARN, CG_LOG_ERROR };
@@ -16,5 +19,36 @@ void cg_log(enum cg_log_level level, const char *fmt, ...) CG_PRINTF(2, 3);
 #define CG_LOG_I(...) cg_log(CG_LOG_INFO, __VA_ARGS__)
 #define CG_LOG_W(...) cg_log(CG_LOG_WARN, __VA_ARGS__)
 #define CG_LOG_E(...) cg_log(CG_LOG_ERROR, __VA_ARGS__)
+
+
+/* ---- access log: one line per request, written with one write(2) so that lines from several
+ * workers never interleave ---- */
+
+struct cg_access_log {
+    int fd;        /* 2 for stderr */
+    bool json;
+    bool owned;
+};
+
+struct cg_access_entry {
+    const char *listener;     /* "egress" */
+    const char *client;       /* "127.0.0.1:51234" */
+    const char *method, *target;
+    int status;
+    uint64_t bytes_in, bytes_out;
+    uint64_t duration_us;
+    const char *upstream;     /* "api.partner.example:443" or "" */
+    const char *cert;         /* certificate presented, or NULL */
+    const char *fingerprint;  /* its SHA-256, or NULL */
+    const char *tls_version;  /* "TLSv1.3" or NULL */
+    int resumed;              /* -1 unknown, 0, 1 */
+    int reused;               /* upstream connection from the pool: -1, 0, 1 */
+    const char *error;        /* error code, or NULL */
+};
+
+/* path NULL or "stderr": standard error. */
+CG_RESULT cg_access_log_open(struct cg_access_log *l, const char *path, bool json, struct cg_err *err);
+void cg_access_log_close(struct cg_access_log *l);
+void cg_access_log_write(const struct cg_access_log *l, const struct cg_access_entry *e);
 
 #endif

@@ -134,3 +134,24 @@ void cg_store_pin_list_cleanup(struct cg_store_pin_list *l)
     l->items = NULL;
     l->n = 0;
 }
+
+void cg_store_upstream_cleanup(struct cg_store_upstream *u)
+{
+    if (!u) return;
+    cg_free(u->name);
+    cg_free(u->url);
+    cg_free(u->server_name);
+    cg_free(u->spki_sha256);
+    for (size_t i = 0; i < u->n_cas; i++) cg_free(u->cas[i]);
+    cg_free(u->cas);
+    memset(u, 0, sizeof(*u));
+}
+
+void cg_store_upstream_list_cleanup(struct cg_store_upstream_list *l)
+{
+    if (!l) return;
+    for (size_t i = 0; i < l->n; i++) cg_store_upstream_cleanup(&l->items[i]);
+    cg_free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}

@@ -795,6 +795,378 @@ static void test_two_handles(void **state)
     cg_store_close(b);
 }
 
+/* ---- upstreams ----------------------------------------------------------------------------- */
+
+static const char SPKI[] = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+
+static struct cg_store_upstream up_make(const char *name, const char *url, char **cas, size_t n_cas)
+{
+    struct cg_store_upstream u;
+    memset(&u, 0, sizeof(u));
+    u.name = (char *)name;
+    u.url = (char *)url;
+    u.cas = cas;
+    u.n_cas = n_cas;
+    return u;
+}
+
+static void up_put(struct fx *f, const char *env, const struct cg_store_upstream *u, bool replace)
+{
+    int rc = cg_store_upstream_put(f->s, env, u, replace, &f->err);
+    if (rc != 0) fprintf(stderr, "upstream put %s: %s\n", u->name, f->err.msg);
+    assert_int_equal(rc, 0);
+}
+
+static size_t up_count(struct fx *f, const char *env)
+{
+    struct cg_store_upstream_list l;
+    assert_int_equal(cg_store_upstream_list(f->s, env, &l, &f->err), 0);
+    size_t n = l.n;
+    cg_store_upstream_list_cleanup(&l);
+    return n;
+}
+
+static void test_upstream_put_get_list_delete(void **state)
+{
+    struct fx *f = *state;
+    put(f, "prod", "root", CG_STORE_CA);
+    put(f, "prod", "inter", CG_STORE_CA);
+    char *cas[] = {"root", "inter"}; /* the order given is kept, not sorted */
+    struct cg_store_upstream u = up_make("partner", "https://api.partner.example:8443/v1", cas, 2);
+    u.server_name = "verify.partner.example";
+    u.spki_sha256 = (char *)SPKI;
+    u.connect_timeout_ms = 1500;
+    u.timeout_ms = 600000;
+    up_put(f, "prod", &u, false);
+    struct cg_store_upstream plain = up_make("billing", "https://billing.example", NULL, 0);
+    up_put(f, "prod", &plain, false);
+
+    struct cg_store_upstream got;
+    assert_int_equal(cg_store_upstream_get(f->s, "prod", "partner", &got, &f->err), 0);
+    assert_string_equal(got.name, "partner");
+    assert_string_equal(got.url, "https://api.partner.example:8443/v1");
+    assert_string_equal(got.server_name, "verify.partner.example");
+    assert_string_equal(got.spki_sha256, SPKI);
+    assert_int_equal(got.n_cas, 2);
+    assert_string_equal(got.cas[0], "root");
+    assert_string_equal(got.cas[1], "inter");
+    assert_int_equal(got.connect_timeout_ms, 1500);
+    assert_int_equal(got.timeout_ms, 600000);
+    cg_store_upstream_cleanup(&got);
+    cg_store_upstream_cleanup(NULL);
+
+    assert_int_equal(cg_store_upstream_get(f->s, "prod", "billing", &got, &f->err), 0);
+    assert_null(got.server_name);
+    assert_null(got.spki_sha256);
+    assert_int_equal(got.n_cas, 0);
+    assert_null(got.cas);
+    assert_int_equal(got.connect_timeout_ms, 0);
+    assert_int_equal(got.timeout_ms, 0);
+    cg_store_upstream_cleanup(&got);
+
+    struct cg_store_upstream_list l;
+    assert_int_equal(cg_store_upstream_list(f->s, "prod", &l, &f->err), 0);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.items[0].name, "billing"); /* ordered by name */
+    assert_string_equal(l.items[1].name, "partner");
+    assert_int_equal(l.items[1].n_cas, 2);
+    assert_string_equal(l.items[1].cas[1], "inter");
+    cg_store_upstream_list_cleanup(&l);
+    cg_store_upstream_list_cleanup(NULL);
+
+    assert_int_equal(cg_store_upstream_delete(f->s, "prod", "partner", &f->err), 0);
+    assert_int_equal(up_count(f, "prod"), 1);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM upstream_cas"), 0); /* the list went with it */
+    cg_err_clear(&f->err);
+    assert_int_equal(cg_store_upstream_delete(f->s, "prod", "partner", &f->err), CG_ENOTFOUND);
+    assert_non_null(strstr(f->err.msg, "no upstream named 'partner' in environment 'prod'"));
+    assert_non_null(strstr(f->err.hint, "certgate upstream list"));
+    assert_int_equal(cg_store_upstream_get(f->s, "prod", "partner", &got, &f->err), CG_ENOTFOUND);
+    assert_null(got.name);
+    /* the CAs it trusted can go now */
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "inter", &f->err), 0);
+}
+
+static void test_upstream_ca_checks(void **state)
+{
+    struct fx *f = *state;
+    put(f, "prod", "root", CG_STORE_CA);
+    put(f, "prod", "client", CG_STORE_CLIENT);
+    put(f, "prod", "server", CG_STORE_SERVER);
+    uint64_t r = rev(f, "prod");
+
+    char *missing[] = {"root", "nope"};
+    struct cg_store_upstream u = up_make("api", "https://api.example", missing, 2);
+    cg_err_clear(&f->err);
+    assert_int_equal(cg_store_upstream_put(f->s, "prod", &u, false, &f->err), CG_ENOTFOUND);
+    assert_non_null(strstr(f->err.msg, "upstream 'api'"));
+    assert_non_null(strstr(f->err.msg, "'nope'"));
+    assert_non_null(strstr(f->err.hint, "certgate ca add nope"));
+
+    const char *wrong[] = {"client", "server"};
+    for (size_t i = 0; i < CG_ARRAY_LEN(wrong); i++) {
+        char *one[] = {(char *)wrong[i]};
+        u = up_make("api", "https://api.example", one, 1);
+        cg_err_clear(&f->err);
+        assert_int_equal(cg_store_upstream_put(f->s, "prod", &u, false, &f->err), CG_EINVAL);
+        assert_non_null(strstr(f->err.msg, wrong[i]));
+        assert_non_null(strstr(f->err.msg, "not a CA bundle"));
+        assert_true(f->err.hint[0] != '\0');
+    }
+    char *twice[] = {"root", "root"};
+    u = up_make("api", "https://api.example", twice, 2);
+    assert_int_equal(cg_store_upstream_put(f->s, "prod", &u, false, &f->err), CG_EINVAL);
+    assert_non_null(strstr(f->err.msg, "twice"));
+    /* bad arguments */
+    u = up_make("", "https://api.example", NULL, 0);
+    assert_int_equal(cg_store_upstream_put(f->s, "prod", &u, false, &f->err), CG_EINVAL);
+    u = up_make("api", "", NULL, 0);
+    assert_int_equal(cg_store_upstream_put(f->s, "prod", &u, false, &f->err), CG_EINVAL);
+    u = up_make("api", "https://api.example", NULL, 0);
+    u.server_name = "";
+    assert_int_equal(cg_store_upstream_put(f->s, "prod", &u, false, &f->err), CG_EINVAL);
+    assert_int_equal(cg_store_upstream_put(f->s, "prod", NULL, false, &f->err), CG_EINVAL);
+    assert_int_equal(cg_store_upstream_put(f->s, "", &u, false, &f->err), CG_EINVAL);
+    /* nothing was stored and nothing counted */
+    assert_int_equal(up_count(f, "prod"), 0);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM upstream_cas"), 0);
+    assert_int_equal(rev(f, "prod"), r);
+}
+
+static void test_upstream_ca_in_use(void **state)
+{
+    struct fx *f = *state;
+    put(f, "prod", "root", CG_STORE_CA);
+    put(f, "prod", "other", CG_STORE_CA);
+    char *cas[] = {"root"};
+    struct cg_store_upstream a = up_make("alpha", "https://a.example", cas, 1);
+    struct cg_store_upstream b = up_make("beta", "https://b.example", cas, 1);
+    up_put(f, "prod", &a, false);
+    up_put(f, "prod", &b, false);
+    uint64_t r = rev(f, "prod");
+
+    cg_err_clear(&f->err);
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "root", &f->err), CG_EINUSE);
+    assert_non_null(strstr(f->err.msg, "cannot delete certificate 'root'"));
+    assert_non_null(strstr(f->err.msg, "trusted by 2 upstreams: 'alpha', 'beta'"));
+    assert_null(strstr(f->err.msg, "pinned"));
+    assert_non_null(strstr(f->err.hint, "certgate upstream set"));
+    assert_true(exists(f, "prod", "root"));
+    assert_int_equal(rev(f, "prod"), r);
+
+    /* replacing the bundle with another bundle is fine (rotation); with a client certificate not */
+    struct cg_store_cert c = cert_make("root", CG_STORE_CA);
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &c, true, &f->err), 0);
+    c = cert_make("root", CG_STORE_CLIENT);
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &c, true, &f->err), CG_EINUSE);
+    assert_non_null(strstr(f->err.msg, "trusted by 2 upstreams"));
+
+    /* one upstream moves to another CA, the other to the environment's trust: then it can go */
+    char *other[] = {"other"};
+    a = up_make("alpha", "https://a.example", other, 1);
+    up_put(f, "prod", &a, true);
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "root", &f->err), CG_EINUSE);
+    assert_non_null(strstr(f->err.msg, "trusted by 1 upstream: 'beta'"));
+    b = up_make("beta", "https://b.example", NULL, 0);
+    up_put(f, "prod", &b, true);
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "root", &f->err), 0);
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "other", &f->err), CG_EINUSE);
+
+    /* a CA bundle cannot be pinned, so pins and upstreams never hold the same certificate; the
+     * message still names both kinds when the database holds both (a store edited by hand) */
+    raw_exec(f, "PRAGMA foreign_keys = OFF; INSERT INTO pins (env, target, cert_name) VALUES ('prod', 'x.example', "
+                "'other')");
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "other", &f->err), CG_EINUSE);
+    assert_non_null(strstr(f->err.msg, "pinned by 1 target: 'x.example'; it is trusted by 1 upstream: 'alpha'"));
+}
+
+static void test_upstream_replace(void **state)
+{
+    struct fx *f = *state;
+    put(f, "prod", "root", CG_STORE_CA);
+    put(f, "prod", "other", CG_STORE_CA);
+    char *cas[] = {"root", "other"};
+    struct cg_store_upstream u = up_make("api", "https://api.example", cas, 2);
+    u.spki_sha256 = (char *)SPKI;
+    up_put(f, "prod", &u, false);
+    raw_exec(f, "UPDATE upstreams SET created_at = 1000, updated_at = 1000");
+
+    cg_err_clear(&f->err);
+    struct cg_store_upstream again = up_make("api", "https://elsewhere.example", NULL, 0);
+    assert_int_equal(cg_store_upstream_put(f->s, "prod", &again, false, &f->err), CG_EEXISTS);
+    assert_non_null(strstr(f->err.msg, "'api' already exists"));
+    assert_non_null(strstr(f->err.hint, "--replace"));
+
+    char *one[] = {"other"};
+    struct cg_store_upstream repl = up_make("api", "https://api.example/v2", one, 1);
+    repl.timeout_ms = 30000;
+    up_put(f, "prod", &repl, true);
+    struct cg_store_upstream got;
+    assert_int_equal(cg_store_upstream_get(f->s, "prod", "api", &got, &f->err), 0);
+    assert_string_equal(got.url, "https://api.example/v2");
+    assert_null(got.spki_sha256); /* replace is whole: what is not given is gone */
+    assert_int_equal(got.n_cas, 1);
+    assert_string_equal(got.cas[0], "other");
+    assert_int_equal(got.timeout_ms, 30000);
+    cg_store_upstream_cleanup(&got);
+    assert_int_equal(raw_int(f, "SELECT created_at FROM upstreams WHERE name = 'api'"), 1000);
+    assert_true(raw_int(f, "SELECT updated_at FROM upstreams WHERE name = 'api'") > 1000);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM upstream_cas"), 1);
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "root", &f->err), 0); /* no longer trusted */
+
+    /* names that differ only in case are one name to a Host field */
+    struct cg_store_upstream upper = up_make("API", "https://api.example", NULL, 0);
+    assert_int_equal(cg_store_upstream_put(f->s, "prod", &upper, true, &f->err), CG_EEXISTS);
+    assert_non_null(strstr(f->err.msg, "'api' already exists"));
+    assert_non_null(strstr(f->err.msg, "ignore case"));
+    assert_int_equal(cg_store_upstream_put(f->s, "stage", &upper, false, &f->err), 0); /* another environment */
+    /* replace of a new name adds it */
+    struct cg_store_upstream fresh = up_make("new", "https://new.example", NULL, 0);
+    up_put(f, "prod", &fresh, true);
+    assert_int_equal(up_count(f, "prod"), 2);
+    /* a failed replace leaves the old one whole */
+    char *gone[] = {"gone"};
+    struct cg_store_upstream bad = up_make("api", "https://changed.example", gone, 1);
+    assert_int_equal(cg_store_upstream_put(f->s, "prod", &bad, true, &f->err), CG_ENOTFOUND);
+    assert_int_equal(cg_store_upstream_get(f->s, "prod", "api", &got, &f->err), 0);
+    assert_string_equal(got.url, "https://api.example/v2");
+    assert_int_equal(got.n_cas, 1);
+    cg_store_upstream_cleanup(&got);
+}
+
+static void test_upstream_revision(void **state)
+{
+    struct fx *f = *state;
+    put(f, "prod", "root", CG_STORE_CA);
+    uint64_t r = rev(f, "prod");
+    char *cas[] = {"root"};
+    struct cg_store_upstream u = up_make("api", "https://api.example", cas, 1);
+    up_put(f, "prod", &u, false);
+    assert_int_equal(rev(f, "prod"), ++r);
+    up_put(f, "prod", &u, true);
+    assert_int_equal(rev(f, "prod"), ++r);
+    /* reads and failures do not count */
+    assert_int_equal(up_count(f, "prod"), 1);
+    assert_int_equal(cg_store_upstream_put(f->s, "prod", &u, false, &f->err), CG_EEXISTS);
+    assert_int_equal(cg_store_upstream_delete(f->s, "prod", "nope", &f->err), CG_ENOTFOUND);
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "root", &f->err), CG_EINUSE);
+    assert_int_equal(rev(f, "prod"), r);
+    assert_int_equal(cg_store_upstream_delete(f->s, "prod", "api", &f->err), 0);
+    assert_int_equal(rev(f, "prod"), ++r);
+
+    /* inside the caller's transaction: a failing put leaves the transaction usable, and a
+     * rollback undoes a good one */
+    assert_int_equal(cg_store_begin(f->s, &f->err), 0);
+    up_put(f, "prod", &u, false);
+    char *nope[] = {"nope"};
+    struct cg_store_upstream bad = up_make("bad", "https://bad.example", nope, 1);
+    assert_int_equal(cg_store_upstream_put(f->s, "prod", &bad, false, &f->err), CG_ENOTFOUND);
+    assert_int_equal(up_count(f, "prod"), 1);
+    cg_store_rollback(f->s);
+    assert_int_equal(up_count(f, "prod"), 0);
+    assert_int_equal(rev(f, "prod"), r);
+}
+
+static void test_upstream_envs_isolated(void **state)
+{
+    struct fx *f = *state;
+    put(f, "prod", "root", CG_STORE_CA);
+    put(f, "stage", "root", CG_STORE_CA);
+    put(f, "prod", "prod-only", CG_STORE_CA);
+    char *cas[] = {"root"};
+    struct cg_store_upstream u = up_make("api", "https://api.example", cas, 1);
+    up_put(f, "prod", &u, false);
+    struct cg_store_upstream s = up_make("api", "https://api.stage.example", NULL, 0);
+    up_put(f, "stage", &s, false); /* the same name in another environment */
+    assert_int_equal(up_count(f, "prod"), 1);
+    assert_int_equal(up_count(f, "stage"), 1);
+    assert_int_equal(up_count(f, "dev"), 0);
+    struct cg_store_upstream got;
+    assert_int_equal(cg_store_upstream_get(f->s, "stage", "api", &got, &f->err), 0);
+    assert_string_equal(got.url, "https://api.stage.example");
+    assert_int_equal(got.n_cas, 0);
+    cg_store_upstream_cleanup(&got);
+    /* a CA of another environment is not there */
+    char *other[] = {"prod-only"};
+    struct cg_store_upstream x = up_make("x", "https://x.example", other, 1);
+    assert_int_equal(cg_store_upstream_put(f->s, "stage", &x, false, &f->err), CG_ENOTFOUND);
+    assert_non_null(strstr(f->err.msg, "environment 'stage'"));
+    /* stage's root is not held by prod's upstream */
+    assert_int_equal(cg_store_cert_delete(f->s, "stage", "root", &f->err), 0);
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "root", &f->err), CG_EINUSE);
+    assert_int_equal(cg_store_upstream_delete(f->s, "stage", "api", &f->err), 0);
+    assert_int_equal(up_count(f, "prod"), 1);
+}
+
+/* The schema exactly as step 1 shipped it: a store written by the first release. */
+static const char SCHEMA_V1[] =
+    "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL);"
+    "CREATE TABLE environments (name TEXT PRIMARY KEY, revision INTEGER NOT NULL);"
+    "CREATE TABLE certs (id TEXT PRIMARY KEY, env TEXT NOT NULL, name TEXT NOT NULL,"
+    "  kind INTEGER NOT NULL CHECK (kind IN (0, 1, 2)),"
+    "  is_default INTEGER NOT NULL DEFAULT 0 CHECK (is_default IN (0, 1)),"
+    "  cert_pem TEXT NOT NULL, key_blob BLOB, warnings TEXT NOT NULL DEFAULT '[]',"
+    "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, UNIQUE (env, name));"
+    "CREATE UNIQUE INDEX certs_one_default ON certs (env) WHERE is_default = 1;"
+    "CREATE TABLE pins (env TEXT NOT NULL, target TEXT NOT NULL, cert_name TEXT, PRIMARY KEY (env, target),"
+    "  FOREIGN KEY (env, cert_name) REFERENCES certs (env, name) ON DELETE RESTRICT);"
+    "CREATE INDEX pins_by_cert ON pins (env, cert_name);"
+    "INSERT INTO schema_version VALUES (1, 'environments, certificates and pins', 1700000000);"
+    "INSERT INTO environments VALUES ('prod', 7);"
+    "INSERT INTO certs VALUES ('0123456789abcdef0123456789abcdef', 'prod', 'client', 0, 1, 'PEM', x'0102', '[]',"
+    "  1700000000, 1700000000);"
+    "INSERT INTO certs VALUES ('fedcba9876543210fedcba9876543210', 'prod', 'root', 2, 0, 'PEM', NULL, '[]',"
+    "  1700000000, 1700000000);"
+    "INSERT INTO pins VALUES ('prod', 'api.partner.example', 'client');";
+
+static void test_upstream_migration_from_v1(void **state)
+{
+    struct fx *f = *state;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s/data", f->dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    raw_exec(f, SCHEMA_V1);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'upstreams'"), 0);
+
+    /* a plain open (not init) upgrades it */
+    int rc = cg_store_open(f->url, false, &f->s, &f->err);
+    if (rc != 0) fprintf(stderr, "open: %s\n", f->err.msg);
+    assert_int_equal(rc, 0);
+    assert_true(cg_store_sqlite_schema_latest() >= 2);
+    assert_int_equal(raw_int(f, "SELECT MAX(version) FROM schema_version"), cg_store_sqlite_schema_latest());
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM schema_version WHERE version = 2 AND name = 'upstreams'"), 1);
+    assert_int_equal(raw_int(f, "SELECT applied_at FROM schema_version WHERE version = 1"), 1700000000);
+
+    /* the data of version 1 is all there */
+    assert_int_equal(rev(f, "prod"), 7);
+    struct cg_store_cert c;
+    assert_int_equal(cg_store_cert_get(f->s, "prod", "client", &c, &f->err), 0);
+    assert_true(c.is_default);
+    assert_int_equal(c.key_blob_len, 2);
+    assert_int_equal(c.created_at, 1700000000);
+    cg_store_cert_cleanup(&c);
+    struct cg_store_pin_list pins;
+    assert_int_equal(cg_store_pin_list(f->s, "prod", &pins, &f->err), 0);
+    assert_int_equal(pins.n, 1);
+    assert_string_equal(pins.items[0].cert_name, "client");
+    cg_store_pin_list_cleanup(&pins);
+
+    /* and the new objects work on it, with the foreign keys of the new step */
+    char *cas[] = {"root"};
+    struct cg_store_upstream u = up_make("api", "https://api.example", cas, 1);
+    up_put(f, "prod", &u, false);
+    assert_int_equal(rev(f, "prod"), 8);
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "root", &f->err), CG_EINUSE);
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "client", &f->err), CG_EINUSE);
+
+    /* reopening applies nothing twice */
+    cg_store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(cg_store_open(f->url, false, &f->s, &f->err), 0);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM schema_version"), cg_store_sqlite_schema_latest());
+    assert_int_equal(up_count(f, "prod"), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -820,6 +1192,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tx_failing_op_does_not_poison, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failure_after_write_is_undone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upstream_put_get_list_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upstream_ca_checks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upstream_ca_in_use, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upstream_replace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upstream_revision, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upstream_envs_isolated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upstream_migration_from_v1, setup_empty, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

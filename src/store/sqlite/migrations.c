@@ -51,6 +51,38 @@ static const struct migration steps[] = {
      "  FOREIGN KEY (env, cert_name) REFERENCES certs (env, name) ON DELETE RESTRICT"
      ");"
      "CREATE INDEX pins_by_cert ON pins (env, cert_name);"},
+    /* 2 */
+    {"upstreams",
+     /* A named egress destination. url is validated by the writer (config/upstream.c);
+      * server_name and spki_sha256 NULL mean "the URL's host" and "no SPKI pin"; a timeout of 0
+      * means the daemon's default. */
+     "CREATE TABLE upstreams ("
+     "  env TEXT NOT NULL,"
+     "  name TEXT NOT NULL,"
+     "  url TEXT NOT NULL,"
+     "  server_name TEXT,"
+     "  spki_sha256 TEXT,"
+     "  connect_timeout_ms INTEGER NOT NULL DEFAULT 0 CHECK (connect_timeout_ms BETWEEN 0 AND 4294967295),"
+     "  timeout_ms INTEGER NOT NULL DEFAULT 0 CHECK (timeout_ms BETWEEN 0 AND 4294967295),"
+     "  created_at INTEGER NOT NULL,"
+     "  updated_at INTEGER NOT NULL,"
+     "  UNIQUE (env, name)"
+     ");"
+     /* The CA bundles an upstream trusts alone (none: the environment's trust), in the order
+      * given. RESTRICT: a CA that an upstream trusts cannot be removed (the store names the
+      * upstreams before the database would refuse); CASCADE: removing or replacing the upstream
+      * takes its list with it. */
+     "CREATE TABLE upstream_cas ("
+     "  env TEXT NOT NULL,"
+     "  upstream TEXT NOT NULL,"
+     "  ca_name TEXT NOT NULL,"
+     "  position INTEGER NOT NULL,"
+     "  PRIMARY KEY (env, upstream, position),"
+     "  UNIQUE (env, upstream, ca_name),"
+     "  FOREIGN KEY (env, upstream) REFERENCES upstreams (env, name) ON DELETE CASCADE,"
+     "  FOREIGN KEY (env, ca_name) REFERENCES certs (env, name) ON DELETE RESTRICT"
+     ");"
+     "CREATE INDEX upstream_cas_by_ca ON upstream_cas (env, ca_name);"},
 };
 
 int cg_store_sqlite_schema_latest(void) { return (int)CG_ARRAY_LEN(steps); }

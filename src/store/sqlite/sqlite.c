@@ -25,7 +25,7 @@
 #include "core/str.h"
 
 #define CG_BUSY_TIMEOUT_MS 5000
-#define CG_INUSE_LIST_MAX 5 /* pin targets named in a CG_EINUSE message */
+#define CG_INUSE_LIST_MAX 5 /* pin targets (and upstreams) named in a CG_EINUSE message */
 
 struct cg_store_sqlite {
     struct cg_store base; /* first: a struct cg_store * points at it */
@@ -593,35 +593,76 @@ static int cert_kind_get(struct cg_store_sqlite *s, const char *env, const char 
     return rc;
 }
 
-/* CG_EINUSE, naming up to CG_INUSE_LIST_MAX pin targets, when pins of env name certificate name;
- * 0 when none do. what: the refused operation, the start of the message. */
-static int pins_refuse(struct cg_store_sqlite *s, const char *env, const char *name, const char *what,
-                       struct cg_err *err)
+/* Steps q (one text column) and appends up to CG_INUSE_LIST_MAX of its values, quoted, to list;
+ * *n counts every row. */
+static int names_collect(struct cg_store_sqlite *s, sqlite3_stmt *q, struct cg_buf *list, size_t *n,
+                         struct cg_err *err)
 {
-    CG_STMT q = NULL;
-    CG_GUARD(query(s, &q, err, "SELECT target FROM pins WHERE env = ? AND cert_name = ? ORDER BY target", "tt",
-                   env, name));
-    struct cg_buf list;
-    cg_buf_init(&list, CG_ERR_MSG_MAX);
-    size_t n = 0;
     int rc;
+    *n = 0;
     while ((rc = step(s, q, err)) == 1) {
         const unsigned char *t = sqlite3_column_text(q, 0);
-        if (n < CG_INUSE_LIST_MAX &&
-            cg_buf_printf(&list, "%s'%s'", n ? ", " : "", t ? (const char *)t : "?") < 0) {
+        if (*n < CG_INUSE_LIST_MAX &&
+            cg_buf_printf(list, "%s'%s'", *n ? ", " : "", t ? (const char *)t : "?") < 0) {
             /* out of memory: the list is only cut short, the refusal stands */
         }
-        n++;
+        (*n)++;
     }
-    if (rc == 0 && n > 0) {
-        if (n > CG_INUSE_LIST_MAX && cg_buf_printf(&list, " and %zu more", n - CG_INUSE_LIST_MAX) < 0) {
-            /* cut short, as above */
-        }
-        cg_err_set(err, CG_EINUSE, "%s: it is pinned by %zu target%s: %s", what, n, n == 1 ? "" : "s",
-                   cg_buf_str(&list));
-        rc = cg_err_hint_code(err, CG_EINUSE, "remove or repin them first: certgate pin rm TARGET");
+    if (rc == 0 && *n > CG_INUSE_LIST_MAX && cg_buf_printf(list, " and %zu more", *n - CG_INUSE_LIST_MAX) < 0) {
+        /* cut short, as above */
     }
-    cg_buf_cleanup(&list);
+    return rc;
+}
+
+/* What may hold a certificate: pins name client certificates, upstreams trust ca bundles. */
+enum { CG_REF_PINS = 1, CG_REF_UPSTREAMS = 2 };
+
+/* CG_EINUSE, naming up to CG_INUSE_LIST_MAX pin targets and upstreams, when the objects of env
+ * selected by refs hold certificate name; 0 when none do. what: the refused operation, the
+ * start of the message. */
+static int in_use_refuse(struct cg_store_sqlite *s, const char *env, const char *name, int refs, const char *what,
+                         struct cg_err *err)
+{
+    struct cg_buf pins, ups;
+    cg_buf_init(&pins, CG_ERR_MSG_MAX);
+    cg_buf_init(&ups, CG_ERR_MSG_MAX);
+    size_t n_pins = 0, n_ups = 0;
+    int rc = 0;
+    if (refs & CG_REF_PINS) {
+        CG_STMT q = NULL;
+        rc = query(s, &q, err, "SELECT target FROM pins WHERE env = ? AND cert_name = ? ORDER BY target", "tt", env,
+                   name);
+        if (rc == 0) rc = names_collect(s, q, &pins, &n_pins, err);
+    }
+    if (rc == 0 && (refs & CG_REF_UPSTREAMS)) {
+        CG_STMT q = NULL;
+        rc = query(s, &q, err,
+                   "SELECT DISTINCT upstream FROM upstream_cas WHERE env = ? AND ca_name = ? ORDER BY upstream", "tt",
+                   env, name);
+        if (rc == 0) rc = names_collect(s, q, &ups, &n_ups, err);
+    }
+    if (rc == 0 && (n_pins || n_ups)) {
+        char pins_part[CG_ERR_MSG_MAX / 2] = "", ups_part[CG_ERR_MSG_MAX / 2] = "";
+        if (n_pins)
+            snprintf(pins_part, sizeof(pins_part), "it is pinned by %zu target%s: %s", n_pins, n_pins == 1 ? "" : "s",
+                     cg_buf_str(&pins));
+        if (n_ups)
+            snprintf(ups_part, sizeof(ups_part), "it is trusted by %zu upstream%s: %s", n_ups, n_ups == 1 ? "" : "s",
+                     cg_buf_str(&ups));
+        cg_err_set(err, CG_EINUSE, "%s: %s%s%s", what, pins_part, n_pins && n_ups ? "; " : "", ups_part);
+        if (n_pins && !n_ups)
+            rc = cg_err_hint_code(err, CG_EINUSE, "remove or repin them first: certgate pin rm TARGET");
+        else if (!n_pins)
+            rc = cg_err_hint_code(err, CG_EINUSE,
+                                  "change their trust first (certgate upstream set UPSTREAM --ca OTHER_CA, or "
+                                  "--no-ca for the environment's trust), or remove them: certgate upstream rm UPSTREAM");
+        else
+            rc = cg_err_hint_code(err, CG_EINUSE,
+                                  "remove or repin the pins (certgate pin rm TARGET) and change the upstreams' trust "
+                                  "(certgate upstream set UPSTREAM --no-ca) first");
+    }
+    cg_buf_cleanup(&pins);
+    cg_buf_cleanup(&ups);
     return rc;
 }
 
@@ -682,7 +723,13 @@ static int cert_put_tx(struct cg_store_sqlite *s, const char *env, const struct 
         char what[CG_ERR_MSG_MAX / 2];
         snprintf(what, sizeof(what), "cannot replace certificate '%s' of environment '%s' with a %s certificate",
                  c->name, env, kind_name(c->kind));
-        CG_GUARD(pins_refuse(s, env, c->name, what, err));
+        CG_GUARD(in_use_refuse(s, env, c->name, CG_REF_PINS, what, err));
+    }
+    if (found && kind == CG_STORE_CA && c->kind != CG_STORE_CA) {
+        char what[CG_ERR_MSG_MAX / 2];
+        snprintf(what, sizeof(what), "cannot replace CA bundle '%s' of environment '%s' with a %s certificate",
+                 c->name, env, kind_name(c->kind));
+        CG_GUARD(in_use_refuse(s, env, c->name, CG_REF_UPSTREAMS, what, err));
     }
     /* Clear the other default first: the schema allows one per environment at any moment. */
     if (c->is_default)
@@ -727,7 +774,7 @@ static int cert_delete_tx(struct cg_store_sqlite *s, const char *env, const char
     if (!found) return cert_not_found(env, name, err);
     char what[CG_ERR_MSG_MAX / 2];
     snprintf(what, sizeof(what), "cannot delete certificate '%s' of environment '%s'", name, env);
-    CG_GUARD(pins_refuse(s, env, name, what, err));
+    CG_GUARD(in_use_refuse(s, env, name, CG_REF_PINS | CG_REF_UPSTREAMS, what, err));
     CG_GUARD(run(s, err, "DELETE FROM certs WHERE env = ? AND name = ?", "tt", env, name));
     return revision_bump(s, env, err);
 }
@@ -840,6 +887,242 @@ static int sqlite_pin_delete(struct cg_store *st, const char *env, const char *t
     return ctx(rc, err, "cannot remove the pin of '%s' in environment '%s'", target, env);
 }
 
+/* ---- upstreams ----------------------------------------------------------------------------- */
+
+static int upstream_not_found(const char *env, const char *name, struct cg_err *err)
+{
+    cg_err_set(err, CG_ENOTFOUND, "no upstream named '%s' in environment '%s'", name, env);
+    return cg_err_hint_code(err, CG_ENOTFOUND, "see the upstreams with: certgate upstream list --env %s", env);
+}
+
+static int upstream_check(const struct cg_store_upstream *u, struct cg_err *err)
+{
+    if (!u) return cg_err_set(err, CG_EINVAL, "no upstream given");
+    CG_GUARD(arg_check("upstream name", u->name, err));
+    if (!u->url || !*u->url) return cg_err_set(err, CG_EINVAL, "upstream '%s' has no URL", u->name);
+    if (u->server_name && !*u->server_name)
+        return cg_err_set(err, CG_EINVAL, "upstream '%s' has an empty server name (NULL means the URL's host)",
+                          u->name);
+    if (u->spki_sha256 && !*u->spki_sha256)
+        return cg_err_set(err, CG_EINVAL, "upstream '%s' has an empty SPKI pin (NULL means no pin)", u->name);
+    if (u->n_cas && !u->cas) return cg_err_set(err, CG_EINVAL, "upstream '%s': CA count given without CAs", u->name);
+    for (size_t i = 0; i < u->n_cas; i++) {
+        if (!u->cas[i] || !*u->cas[i]) return cg_err_set(err, CG_EINVAL, "upstream '%s' names an empty CA", u->name);
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(u->cas[i], u->cas[j])) {
+                cg_err_set(err, CG_EINVAL, "upstream '%s' names CA '%s' twice", u->name, u->cas[i]);
+                return cg_err_hint_code(err, CG_EINVAL, "give each CA once");
+            }
+    }
+    return 0;
+}
+
+/* Every CA u trusts must be a `ca` certificate of env. */
+static int upstream_cas_check(struct cg_store_sqlite *s, const char *env, const struct cg_store_upstream *u,
+                              struct cg_err *err)
+{
+    for (size_t i = 0; i < u->n_cas; i++) {
+        int kind = -1;
+        int found = cert_kind_get(s, env, u->cas[i], &kind, err);
+        CG_GUARD(found);
+        if (!found) {
+            cg_err_set(err, CG_ENOTFOUND, "upstream '%s' trusts CA '%s', but there is no CA bundle of that name in "
+                                          "environment '%s'",
+                       u->name, u->cas[i], env);
+            return cg_err_hint_code(err, CG_ENOTFOUND, "add it first with: certgate ca add %s FILE --env %s (certgate "
+                                                       "ca list shows the CA bundles)",
+                                    u->cas[i], env);
+        }
+        if (kind != CG_STORE_CA) {
+            cg_err_set(err, CG_EINVAL,
+                       "upstream '%s' cannot trust '%s': it is a %s certificate, not a CA bundle, and an upstream "
+                       "trusts CA bundles only",
+                       u->name, u->cas[i], kind_name(kind));
+            return cg_err_hint_code(err, CG_EINVAL, "name a CA bundle (certgate ca list shows them), or add the CA "
+                                                    "with: certgate ca add NAME FILE");
+        }
+    }
+    return 0;
+}
+
+/* 1 when env has an upstream called name, 0 when not. */
+static int upstream_exists(struct cg_store_sqlite *s, const char *env, const char *name, struct cg_err *err)
+{
+    CG_STMT q = NULL;
+    CG_GUARD(query(s, &q, err, "SELECT 1 FROM upstreams WHERE env = ? AND name = ?", "tt", env, name));
+    return step(s, q, err);
+}
+
+static int upstream_put_tx(struct cg_store_sqlite *s, const char *env, const struct cg_store_upstream *u,
+                           bool replace, struct cg_err *err)
+{
+    int64_t now = (int64_t)time(NULL);
+    int found = upstream_exists(s, env, u->name, err);
+    CG_GUARD(found);
+    if (found && !replace) {
+        cg_err_set(err, CG_EEXISTS, "an upstream named '%s' already exists in environment '%s'", u->name, env);
+        return cg_err_hint_code(err, CG_EEXISTS, "choose another name, replace it with --replace, or change it with: "
+                                                 "certgate upstream set %s ...",
+                                u->name);
+    }
+    /* Applications name an upstream in a Host field, which ignores case (RFC 9110 section 4.2.3):
+     * two names that differ only in case would be one upstream to them. */
+    {
+        CG_STMT q = NULL;
+        CG_GUARD(query(s, &q, err, "SELECT name FROM upstreams WHERE env = ? AND name = ? COLLATE NOCASE AND name <> ?",
+                       "ttt", env, u->name, u->name));
+        int rc = step(s, q, err);
+        CG_GUARD(rc);
+        if (rc == 1) {
+            const unsigned char *other = sqlite3_column_text(q, 0);
+            cg_err_set(err, CG_EEXISTS,
+                       "an upstream named '%s' already exists in environment '%s', and upstream names ignore case "
+                       "(applications name them in the Host field)",
+                       other ? (const char *)other : "?", env);
+            return cg_err_hint_code(err, CG_EEXISTS, "choose another name, or change that one with: certgate "
+                                                     "upstream set %s ...",
+                                    other ? (const char *)other : "NAME");
+        }
+    }
+    CG_GUARD(upstream_cas_check(s, env, u, err));
+    if (found) {
+        /* UPDATE in place: created_at is kept; the CA list is written anew below. */
+        CG_GUARD(run(s, err,
+                     "UPDATE upstreams SET url = ?, server_name = ?, spki_sha256 = ?, connect_timeout_ms = ?, "
+                     "timeout_ms = ?, updated_at = ? WHERE env = ? AND name = ?",
+                     "tttiiitt", u->url, u->server_name, u->spki_sha256, (int64_t)u->connect_timeout_ms,
+                     (int64_t)u->timeout_ms, now, env, u->name));
+        CG_GUARD(run(s, err, "DELETE FROM upstream_cas WHERE env = ? AND upstream = ?", "tt", env, u->name));
+    } else {
+        CG_GUARD(run(s, err,
+                     "INSERT INTO upstreams (env, name, url, server_name, spki_sha256, connect_timeout_ms, "
+                     "timeout_ms, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     "tttttiiii", env, u->name, u->url, u->server_name, u->spki_sha256,
+                     (int64_t)u->connect_timeout_ms, (int64_t)u->timeout_ms, now, now));
+    }
+    for (size_t i = 0; i < u->n_cas; i++)
+        CG_GUARD(run(s, err, "INSERT INTO upstream_cas (env, upstream, ca_name, position) VALUES (?, ?, ?, ?)",
+                     "ttti", env, u->name, u->cas[i], (int64_t)i));
+    return revision_bump(s, env, err);
+}
+
+static int sqlite_upstream_put(struct cg_store *st, const char *env, const struct cg_store_upstream *u,
+                               bool replace, struct cg_err *err)
+{
+    struct cg_store_sqlite *s = sq(st);
+    CG_GUARD(arg_check("environment", env, err));
+    CG_GUARD(upstream_check(u, err));
+    struct op op;
+    CG_GUARD(ctx(op_begin(s, &op, err), err, "cannot store upstream '%s' in environment '%s'", u->name, env));
+    int rc = op_end(s, &op, upstream_put_tx(s, env, u, replace, err), err);
+    return ctx(rc, err, "cannot store upstream '%s' in environment '%s'", u->name, env);
+}
+
+#define CG_UPSTREAM_COLUMNS "name, url, server_name, spki_sha256, connect_timeout_ms, timeout_ms"
+
+static uint32_t col_u32(sqlite3_stmt *q, int i)
+{
+    sqlite3_int64 v = sqlite3_column_int64(q, i);
+    return v < 0 ? 0 : v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+/* Fills u from a row of CG_UPSTREAM_COLUMNS, then reads its CA list; on failure u holds what was
+ * read (cleanup frees it). CG_ENOMEM or CG_ESTORE. */
+static int upstream_row_read(struct cg_store_sqlite *s, const char *env, sqlite3_stmt *q,
+                             struct cg_store_upstream *u, struct cg_err *err)
+{
+    CG_GUARD(col_text(q, 0, &u->name));
+    CG_GUARD(col_text(q, 1, &u->url));
+    CG_GUARD(col_text(q, 2, &u->server_name));
+    CG_GUARD(col_text(q, 3, &u->spki_sha256));
+    u->connect_timeout_ms = col_u32(q, 4);
+    u->timeout_ms = col_u32(q, 5);
+    /* NOT NULL columns; kept non-NULL for the caller even if the file was edited by hand. */
+    if (!u->name) u->name = cg_strdup("");
+    if (!u->url) u->url = cg_strdup("");
+    if (!u->name || !u->url) return CG_ENOMEM;
+    CG_STMT c = NULL;
+    CG_GUARD(query(s, &c, err, "SELECT ca_name FROM upstream_cas WHERE env = ? AND upstream = ? ORDER BY position",
+                   "tt", env, u->name));
+    size_t cap = 0;
+    int rc;
+    while ((rc = step(s, c, err)) == 1) {
+        if (cg_array_reserve(&u->cas, &cap, u->n_cas + 1, sizeof(*u->cas)) < 0) return CG_ENOMEM;
+        char *name = NULL;
+        CG_GUARD(col_text(c, 0, &name));
+        if (!name && !(name = cg_strdup(""))) return CG_ENOMEM;
+        u->cas[u->n_cas++] = name;
+    }
+    return rc;
+}
+
+static int sqlite_upstream_get(struct cg_store *st, const char *env, const char *name, struct cg_store_upstream *out,
+                               struct cg_err *err)
+{
+    struct cg_store_sqlite *s = sq(st);
+    memset(out, 0, sizeof(*out));
+    CG_GUARD(arg_check("environment", env, err));
+    CG_GUARD(arg_check("upstream name", name, err));
+    CG_STMT q = NULL;
+    int rc = query(s, &q, err, "SELECT " CG_UPSTREAM_COLUMNS " FROM upstreams WHERE env = ? AND name = ?", "tt", env,
+                   name);
+    if (rc == 0) rc = step(s, q, err);
+    if (rc == 0) return upstream_not_found(env, name, err);
+    if (rc == 1) {
+        rc = upstream_row_read(s, env, q, out, err);
+        if (rc == CG_ENOMEM) rc = oom(err, "reading an upstream");
+    }
+    if (rc < 0) cg_store_upstream_cleanup(out);
+    return ctx(rc, err, "cannot read upstream '%s' of environment '%s'", name, env);
+}
+
+static int sqlite_upstream_list(struct cg_store *st, const char *env, struct cg_store_upstream_list *out,
+                                struct cg_err *err)
+{
+    struct cg_store_sqlite *s = sq(st);
+    out->items = NULL;
+    out->n = 0;
+    CG_GUARD(arg_check("environment", env, err));
+    CG_STMT q = NULL;
+    size_t cap = 0;
+    int rc = query(s, &q, err, "SELECT " CG_UPSTREAM_COLUMNS " FROM upstreams WHERE env = ? ORDER BY name", "t", env);
+    while (rc == 0 && (rc = step(s, q, err)) == 1) {
+        if (cg_array_reserve(&out->items, &cap, out->n + 1, sizeof(*out->items)) < 0) {
+            rc = oom(err, "listing upstreams");
+            break;
+        }
+        struct cg_store_upstream *u = &out->items[out->n];
+        memset(u, 0, sizeof(*u));
+        out->n++;
+        rc = upstream_row_read(s, env, q, u, err);
+        if (rc == CG_ENOMEM) rc = oom(err, "listing upstreams");
+    }
+    if (rc < 0) {
+        cg_store_upstream_list_cleanup(out);
+        return ctx(rc, err, "cannot list the upstreams of environment '%s'", env);
+    }
+    return 0;
+}
+
+static int upstream_delete_tx(struct cg_store_sqlite *s, const char *env, const char *name, struct cg_err *err)
+{
+    /* upstream_cas rows go with it (ON DELETE CASCADE) */
+    CG_GUARD(run(s, err, "DELETE FROM upstreams WHERE env = ? AND name = ?", "tt", env, name));
+    if (sqlite3_changes(s->db) == 0) return upstream_not_found(env, name, err);
+    return revision_bump(s, env, err);
+}
+
+static int sqlite_upstream_delete(struct cg_store *st, const char *env, const char *name, struct cg_err *err)
+{
+    struct cg_store_sqlite *s = sq(st);
+    CG_GUARD(arg_check("environment", env, err));
+    CG_GUARD(arg_check("upstream name", name, err));
+    struct op op;
+    CG_GUARD(ctx(op_begin(s, &op, err), err, "cannot delete upstream '%s' of environment '%s'", name, env));
+    int rc = op_end(s, &op, upstream_delete_tx(s, env, name, err), err);
+    return ctx(rc, err, "cannot delete upstream '%s' of environment '%s'", name, env);
+}
+
 const struct cg_store_ops cg_store_sqlite_ops = {
     .scheme = "sqlite",
     .open = sqlite_open,
@@ -857,4 +1140,8 @@ const struct cg_store_ops cg_store_sqlite_ops = {
     .pin_put = sqlite_pin_put,
     .pin_delete = sqlite_pin_delete,
     .pin_list = sqlite_pin_list,
+    .upstream_put = sqlite_upstream_put,
+    .upstream_get = sqlite_upstream_get,
+    .upstream_list = sqlite_upstream_list,
+    .upstream_delete = sqlite_upstream_delete,
 };
