@@ -61,9 +61,20 @@ fuzz: fuzz-build
 	  fi; \
 	done
 
-# Micro-benchmarks (the side-by-side comparison with nginx/HAProxy joins with the daemon).
+# Benchmarks: the micro-benchmarks, then the egress side by side with nginx and HAProxy in one
+# interleaved run (../shared/bench/compare.sh; it writes beside itself, so it runs from a copy).
+# QUICK=1 for a 3-minute smoke run; results in $(BUILD)/bench/results/compare.md.
+SHARED_BENCH ?= ../shared/bench
 bench: build
 	@$(BUILD)/bench_pin_resolve 10000
+	@[ ! -x $(BUILD)/bench_http_parse ] || $(BUILD)/bench_http_parse
+	@[ -d $(SHARED_BENCH) ] || { echo "no $(SHARED_BENCH): the comparison needs the shared bench"; exit 1; }
+	@$(SHARED_BENCH)/install.sh >/dev/null
+	@rm -rf $(BUILD)/bench && cp -r $(SHARED_BENCH) $(BUILD)/bench && chmod -R u+w $(BUILD)/bench
+	@cd $(BUILD)/bench && PARTS="$${PARTS:-egress}" CAND_NAME=certgate \
+	  CERTGATE_BIN=$(CURDIR)/$(BUILD)/certgate \
+	  CAND_EGRESS_CMD='$(CURDIR)/bench/egress-candidate' ./compare.sh
+	@cat $(BUILD)/bench/results/compare.md
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

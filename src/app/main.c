@@ -1,5 +1,5 @@
-/* certgate: one executable. The CLI is the entry point; `serve` (the daemon) joins it in the
- * next issue. */
+/* certgate: one executable. The CLI's commands, plus `serve`, the daemon. */
+#include "app/serve.h"
 #include "cli/cli.h"
 
-int main(int argc, char **argv) { return cg_cli_main(argc, argv, NULL); }
+int main(int argc, char **argv) { return cg_cli_main(argc, argv, cg_app_serve_cmds); }

@@ -46,7 +46,7 @@ struct cg_access_entry {
     const char *error;        /* error code, or NULL */
 };
 
-/* path NULL or "stderr": standard error. */
+/* path NULL or "stderr": standard error; "off": no access log. */
 CG_RESULT cg_access_log_open(struct cg_access_log *l, const char *path, bool json, struct cg_err *err);
 void cg_access_log_close(struct cg_access_log *l);
 void cg_access_log_write(const struct cg_access_log *l, const struct cg_access_entry *e);

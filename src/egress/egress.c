@@ -791,10 +791,10 @@ static bool step_exchange(struct session *s)
             fail(s, 400, "bad_request", NULL, "the request body is not valid: %s", why);
             return true;
         }
-        rc = pump(&s->req, uc, &s->cin, &s->cin_off, NULL, &moved);
+        rc = pump(&s->req, uc, &s->cin, &s->cin_off, &s->bytes_in, &moved);
         if (rc < 0) goto up_broken;
         if (!s->req.done && !s->req.pending && s->cin_off == s->cin.len && !s->cin_eof) {
-            rc = fill(&s->client, &s->cin, &s->cin_off, &s->bytes_in);
+            rc = fill(&s->client, &s->cin, &s->cin_off, NULL);
             if (rc == CG_IO_OK) moved = true;
             else if (rc == CG_IO_EOF || rc < 0) {
                 /* the application went away in the middle of its request */
@@ -1002,19 +1002,23 @@ static void rearm(struct session *s)
 {
     if (s->state == S_CLOSED) return;
     bool c_read = false, c_write = false, u_read = false, u_write = false;
-    bool client_out = s->to_client_off < s->to_client.len || s->resp.pending;
+    /* bytes waiting to go out include input not yet framed: the fairness guard in progress() may
+     * have stopped before framing them, and they must still wake the session */
+    bool client_out = s->to_client_off < s->to_client.len || s->resp.pending ||
+                      (s->resp_head_done && !s->resp.done && s->uin_off < s->uin.len);
+    bool up_out = s->to_up_off < s->to_up.len || s->req.pending || (!s->req.done && s->cin_off < s->cin.len);
     switch (s->state) {
     case S_HEAD: c_read = s->cin.len < s->cin.max || s->cin_off > 0; break;
     case S_EXCHANGE:
-        u_write = s->to_up_off < s->to_up.len || s->req.pending;
-        c_read = !s->req.done && !s->req.pending && s->to_up_off == s->to_up.len && s->cin_off == s->cin.len;
+        u_write = up_out;
+        c_read = !s->req.done && !up_out;
         c_write = client_out;
         u_read = !s->resp.done && !client_out && s->uin_off == s->uin.len;
         if (!s->resp_head_done) u_read = true;
         break;
     case S_TUNNEL:
-        c_write = client_out;
-        u_write = s->req.pending > 0;
+        c_write = client_out || s->uin_off < s->uin.len;
+        u_write = up_out;
         c_read = !s->cin_eof && s->cin_off == s->cin.len;
         u_read = !s->uin_eof && s->uin_off == s->uin.len;
         break;

@@ -11,7 +11,9 @@
  * its colon (5.1), a field name with a non-token character, a CR not followed by LF, a NUL or
  * other control character in a field value (except HTAB), an HTTP version other than 1.0/1.1, a
  * request line with extra spaces, a chunk size that is not hex or overflows 64 bits, a chunk not
- * ended by CRLF. A bare LF is accepted as a line ending (RFC 9112 2.2) because heads are always
+ * ended by CRLF, a bare LF in a chunk size or trailer line (chunked bodies are forwarded as
+ * they came, so only CRLF is safe there). In heads a bare LF is accepted as a line ending (RFC 9112
+ * 2.2) because heads are always
  * re-serialized with CRLF before they are forwarded. */
 #ifndef CG_HTTP_HTTP_H
 #define CG_HTTP_HTTP_H
@@ -93,6 +95,15 @@ struct cg_http_response {
  * caller forwards them and parses again. */
 int cg_http_response_parse(const uint8_t *buf, size_t len, struct cg_slice method,
                            const struct cg_http_limits *lim, struct cg_http_response *out, const char **why);
+
+/* Where a head ends, for callers that receive it in pieces: the head's length (through the empty
+ * line) when buf holds a complete one, else 0. *scan_from carries the progress between calls on
+ * the same growing buffer (0 for a new head), so a head that arrives byte by byte costs linear
+ * time, not quadratic (empty lines before a request line are skipped again on each call, which
+ * the head cap bounds). Checks nothing but the line endings: call cg_http_request_parse or
+ * cg_http_response_parse when it returns > 0, or once len reaches max_head_bytes (to get the
+ * CG_ELIMIT); for a valid head it returns the same length as the parsers. */
+size_t cg_http_head_end(const uint8_t *buf, size_t len, size_t *scan_from);
 
 /* Chunked transfer coding (RFC 9112 7.1), streamed: feed any bytes, learn how many belong to the
  * body, and when it ended (after the last chunk, the trailer section and its final CRLF).
