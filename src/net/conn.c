@@ -136,7 +136,13 @@ void cg_conn_close(struct cg_conn *c)
     if (c->closing) return;
     c->closing = true;
     if (c->ssl) {
-        SSL_set_quiet_shutdown(c->ssl, 1);
+        /* An orderly close: one non-blocking close_notify, and the shutdown flags set. Without
+         * them SSL_free takes the connection for a failed one and marks its session not
+         * resumable (ssl_clear_bad_session), and the next connection would pay a full handshake.
+         * A connection that failed had its session removed by OpenSSL already. */
+        if (SSL_is_init_finished(c->ssl) && c->ssl_error != SSL_ERROR_SSL && c->ssl_error != SSL_ERROR_SYSCALL)
+            SSL_shutdown(c->ssl);
+        SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
         SSL_free(c->ssl);
         c->ssl = NULL;
         ERR_clear_error();
