@@ -538,6 +538,10 @@ static void start_request(struct session *s, const struct cg_http_request *req, 
     s->upstream = -1;
     s->retried = false;
     s->tunnel_after_connect = false;
+    /* nothing of the previous exchange on this connection carries over */
+    memset(&s->resp, 0, sizeof(s->resp));
+    s->resp_head_done = false;
+    s->up_keep_alive = false;
     copy_slice(s->method, sizeof(s->method), req->method);
     copy_slice(s->target, sizeof(s->target), req->target);
     s->client_keep_alive = req->keep_alive && !s->draining;
