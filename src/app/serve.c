@@ -93,6 +93,9 @@ static int run_serve(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_
 {
     struct cg_config *cfg = cli->config;
     cg_log_set_level(cfg->log_level);
+    /* OpenSSL writes sockets with write(2): a peer that closed must be an EPIPE, not a signal
+     * that kills the daemon */
+    signal(SIGPIPE, SIG_IGN);
     /* command-line listeners and workers override the file's */
     const char *egress_flags[16];
     int n_egress_flags = cg_cli_opt_all(a, "egress", egress_flags, 16);

@@ -671,9 +671,13 @@ static void unknown_key_hint(struct parser *p, const char *key, const struct key
 
 /* Called after MAPPING_START: reads key/value pairs up to MAPPING_END. where is "" at the top
  * level, else the dotted path of the mapping. */
+#define MAX_MAPPING_KEYS 32
+
 static int parse_mapping(struct parser *p, const char *where, const struct key *keys, size_t n)
 {
-    unsigned seen_line[8] = {0};
+    unsigned seen_line[MAX_MAPPING_KEYS] = {0};
+    if (n > MAX_MAPPING_KEYS) /* a table grew past the array: a bug, never a peer's doing */
+        return cg_err_set(p->err, CG_EINTERNAL, "%s: internal error: too many keys in '%s'", p->name, where);
     for (;;) {
         yaml_event_t k;
         CG_GUARD(next(p, &k));

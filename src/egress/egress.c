@@ -92,6 +92,7 @@ struct session {
     bool head_request;
     bool upgrade;
     bool tunnel_after_connect;
+    bool await_readable; /* between requests: read only when the poll says there is something */
 
     /* facts of the request in flight, for the access log and error answers */
     char client_addr[64];
@@ -712,6 +713,7 @@ static bool step_head(struct session *s)
         session_close(s);
         return false;
     }
+    if (s->await_readable) return false;
     rc = fill(&s->client, &s->cin, &s->cin_off, NULL);
     if (rc == CG_IO_OK) return true;
     if (rc == CG_IO_AGAIN) return false;
@@ -776,6 +778,9 @@ static void finish_request(struct session *s)
     s->state = S_HEAD;
     cg_buf_reset(&s->to_client);
     s->to_client_off = 0;
+    /* the next request is rarely there yet: wait for the poll rather than pay a read(2) that
+     * answers EAGAIN (a pipelined request already buffered is parsed at once) */
+    s->await_readable = true;
     arm(s, s->cfg->idle_timeout_ms);
 }
 
@@ -839,10 +844,16 @@ static bool step_exchange(struct session *s)
                     retry(s);
                     return true;
                 }
-                /* TLS 1.3: the server's verdict on our certificate arrives here */
+                /* TLS 1.3: the server's verdict on our certificate arrives here, as an alert */
                 struct cg_tls_error t = s->up->tls;
                 cg_tls_classify(s->up->conn.ssl, s->up->conn.ssl_error, s->cert >= 0, &t);
-                fail_tls(s, &t);
+                if (t.alert >= 0 || t.kind != CG_TLS_PROTOCOL) {
+                    fail_tls(s, &t);
+                    return true;
+                }
+                /* no alert: the connection was reset */
+                fail(s, 502, "upstream_closed", NULL, "%s closed the connection before answering (%s)", s->dest,
+                     s->up->conn.sys_errno ? strerror(s->up->conn.sys_errno) : "reset");
                 return true;
             }
             s->error = "upstream_error";
@@ -882,6 +893,16 @@ static bool step_exchange(struct session *s)
         s->status = resp.status;
         s->up_keep_alive = resp.keep_alive;
         body_init(&s->resp, resp.framing, resp.content_length);
+        /* a small body that arrived with the head leaves in the same write */
+        if (resp.status != 101 && !s->resp.done &&
+            frame(&s->resp, s->uin.ptr + s->uin_off, s->uin.len - s->uin_off, s->uin_eof, &why) == 0 &&
+            s->resp.pending && s->resp.pending <= BODY_CHUNK &&
+            cg_buf_append(&s->to_client, s->uin.ptr + s->uin_off, s->resp.pending) == 0) {
+            s->uin_off += s->resp.pending;
+            s->bytes_out += s->resp.pending;
+            s->resp.pending = 0;
+            if (s->resp.last) s->resp.done = true;
+        }
         if (resp.status == 101) {
             s->state = S_TUNNEL;
             body_init(&s->req, CG_HTTP_BODY_TUNNEL, 0);
@@ -1051,8 +1072,9 @@ static void progress(struct session *s)
 
 static void client_event(struct cg_conn *c, int events)
 {
-    CG_UNUSED(events);
-    progress(c->owner);
+    struct session *s = c->owner;
+    if (events & UV_READABLE) s->await_readable = false;
+    progress(s);
 }
 
 static void timeout_cb(uv_timer_t *t)

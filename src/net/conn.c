@@ -170,7 +170,9 @@ int cg_net_socket(int family)
     return fd;
 }
 
-int cg_net_listen(const char *addr, int backlog, struct cg_err *err)
+/* "host:port", "[v6]:port", ":port" or "localhost:port" into a socket address. */
+static int parse_listen_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len, int *family,
+                             struct cg_err *err)
 {
     char host[256];
     const char *port;
@@ -194,32 +196,58 @@ int cg_net_listen(const char *addr, int backlog, struct cg_err *err)
     uint64_t p;
     if (cg_str_to_u64(port, &p) < 0 || p == 0 || p > 65535)
         return cg_err_set(err, CG_EINVAL, "listen address '%s': bad port", addr);
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof(ss));
-    socklen_t len;
-    int family;
-    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-    if (host[0] == '\0' || inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
-        family = AF_INET;
+    memset(ss, 0, sizeof(*ss));
+    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    if (host[0] == '\0' || strcmp(host, "localhost") == 0 || inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+        *family = AF_INET;
         in4->sin_family = AF_INET;
         in4->sin_port = htons((uint16_t)p);
         if (host[0] == '\0') in4->sin_addr.s_addr = htonl(INADDR_ANY);
-        len = sizeof(*in4);
-    } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-        family = AF_INET6;
+        if (strcmp(host, "localhost") == 0) in4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        *len = sizeof(*in4);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+        *family = AF_INET6;
         in6->sin6_family = AF_INET6;
         in6->sin6_port = htons((uint16_t)p);
-        len = sizeof(*in6);
-    } else if (strcmp(host, "localhost") == 0) {
-        family = AF_INET;
-        in4->sin_family = AF_INET;
-        in4->sin_port = htons((uint16_t)p);
-        in4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        len = sizeof(*in4);
-    } else {
-        return cg_err_set(err, CG_EINVAL, "listen address '%s': give an IP address, not a name", addr);
+        *len = sizeof(*in6);
+        return 0;
     }
+    return cg_err_set(err, CG_EINVAL, "listen address '%s': give an IP address, not a name", addr);
+}
+
+static int in_use(const char *addr, int e, struct cg_err *err)
+{
+    cg_err_set(err, CG_EIO, "cannot listen on %s: %s", addr, strerror(e));
+    return cg_err_hint(err, e == EADDRINUSE ? "another process (perhaps another certgate) listens there; stop it or "
+                                              "choose another port"
+                                            : "check the address in listen:");
+}
+
+int cg_net_listen_probe(const char *addr, struct cg_err *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int family;
+    CG_GUARD(parse_listen_addr(addr, &ss, &len, &family, err));
+    int fd = cg_net_socket(family);
+    if (fd < 0) return cg_err_set(err, CG_EIO, "cannot create a socket for %s: %s", addr, strerror(errno));
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)); /* TIME_WAIT is not "in use" */
+    if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    int rc = bind(fd, (struct sockaddr *)&ss, len) < 0 ? in_use(addr, errno, err) : 0;
+    close(fd);
+    return rc;
+}
+
+int cg_net_listen(const char *addr, int backlog, struct cg_err *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int family;
+    CG_GUARD(parse_listen_addr(addr, &ss, &len, &family, err));
     int fd = cg_net_socket(family);
     if (fd < 0) return cg_err_set(err, CG_EIO, "cannot create a socket for %s: %s", addr, strerror(errno));
     int one = 1;
@@ -229,9 +257,7 @@ int cg_net_listen(const char *addr, int backlog, struct cg_err *err)
     if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, backlog) < 0) {
         int e = errno;
         close(fd);
-        cg_err_set(err, CG_EIO, "cannot listen on %s: %s", addr, strerror(e));
-        return cg_err_hint(err, e == EADDRINUSE ? "another process uses this address; stop it or choose another port"
-                                                : "check the address in listen:");
+        return in_use(addr, e, err);
     }
     return fd;
 }

@@ -50,6 +50,10 @@ void cg_conn_close(struct cg_conn *c);
 /* True when the peer closed or sent unexpected bytes: used on pooled idle connections. */
 bool cg_conn_peer_gone(struct cg_conn *c);
 
+/* Checks that addr is free: binds it once without SO_REUSEPORT and lets it go. CG_EIO with
+ * "already in use" (and a hint) when anything listens there, certgate or not. */
+CG_RESULT cg_net_listen_probe(const char *addr, struct cg_err *err);
+
 /* A non-blocking TCP socket with TCP_NODELAY, CLOEXEC. */
 int cg_net_socket(int family);
 /* Binds and listens on "host:port" / "[v6]:port" / ":port" with SO_REUSEPORT, non-blocking.

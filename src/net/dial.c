@@ -155,10 +155,14 @@ static void idle_event(struct cg_conn *c, int events)
 
 struct cg_upconn *cg_pool_take(struct cg_pool_entry *e)
 {
+    uint64_t now = cg_time_mono_ms();
     while (e->idle) {
         struct cg_upconn *up = e->idle;
         idle_unlink(up);
-        if (cg_conn_peer_gone(&up->conn)) {
+        /* A close by the server while idle wakes the poll and drops the connection (idle_event);
+         * a check costs a syscall, so it is only made when the connection idled long enough for
+         * that wake-up to be pending still unnoticed. */
+        if (now - up->idle_since_ms >= 1000 && cg_conn_peer_gone(&up->conn)) {
             cg_conn_close(&up->conn);
             continue;
         }

@@ -154,7 +154,13 @@ static SSL_CTX *ctx_build(struct cg_runtime *rt, int cert, size_t trust, struct 
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     SSL_CTX_set1_cert_store(ctx, rt->trust[trust]);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
+    /* one read(2) per record instead of header and body separately */
+    SSL_CTX_set_read_ahead(ctx, 1);
+    /* Many servers close without close_notify; OpenSSL 3 calls that an error. The HTTP framing
+     * already tells a complete message from a truncated one, so treat it as the EOF it is: the
+     * egress then reports "upstream_closed" or retries a pooled connection. */
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(ctx, cg_dial_new_session_cb);
     static const unsigned char alpn[] = "\x08http/1.1";

@@ -145,6 +145,15 @@ int cg_workers_start(struct cg_shared *shared, const struct cg_listener_spec *sp
 {
     struct cg_worker *ws = cg_calloc(n, sizeof(*ws));
     CG_ENSURE(ws, CG_ENOMEM);
+    /* SO_REUSEPORT lets another process of the same user share a port silently: make sure
+     * nobody listens there yet with a probe bind that does not share. */
+    for (size_t i = 0; i < n_specs; i++) {
+        int probe = cg_net_listen_probe(specs[i].addr, err);
+        if (probe < 0) {
+            cg_free(ws);
+            return probe;
+        }
+    }
     int rc = 0;
     unsigned made = 0;
     for (; made < n && rc == 0; made++) {
@@ -178,10 +187,22 @@ int cg_workers_start(struct cg_shared *shared, const struct cg_listener_spec *sp
         }
     }
     if (rc < 0) {
-        /* nothing started yet: the process exits with the message */
-        for (unsigned k = 0; k < made; k++)
-            for (size_t i = 0; ws[k].listen_fds && i < n_specs; i++)
-                if (ws[k].listen_fds[i] >= 0) close(ws[k].listen_fds[i]);
+        /* nothing started yet: undo everything (the caller reports the error and exits) */
+        for (unsigned k = 0; k < made; k++) {
+            struct cg_worker *w = &ws[k];
+            for (size_t i = 0; w->listen_fds && i < n_specs; i++)
+                if (w->listen_fds[i] >= 0) {
+                    uv_close((uv_handle_t *)&w->listen_polls[i], handle_closed_noop);
+                    close(w->listen_fds[i]);
+                }
+            if (w->pool) cg_pool_free(w->pool);
+            uv_close((uv_handle_t *)&w->wake, handle_closed_noop);
+            uv_run(&w->loop, UV_RUN_DEFAULT); /* runs the close callbacks */
+            uv_loop_close(&w->loop);
+            cg_free(w->listen_fds);
+            cg_free(w->listen_polls);
+        }
+        cg_free(ws);
         return rc;
     }
     for (unsigned k = 0; k < n; k++) {
