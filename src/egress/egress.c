@@ -516,6 +516,27 @@ static void dial_cb(void *arg, struct cg_upconn *up, const struct cg_dial_error 
     progress(s);
 }
 
+/* Dials the request's destination with its certificate context, the upstream's SPKI pin and
+ * connect timeout; the session waits in S_CONNECTING for dial_cb. */
+static void dial_upstream(struct session *s, struct cg_pool_entry *e, SSL_CTX *ctx)
+{
+    const struct cg_snapshot_upstream *up = s->upstream >= 0 ? &s->rt->snap->upstreams[s->upstream] : NULL;
+    struct cg_dial_params p = {
+        .entry = e,
+        .host = s->host,
+        .port = s->port,
+        .server_name = s->server_name,
+        .ctx = ctx,
+        .presenting = s->cert >= 0,
+        .spki = up && up->has_spki ? up->spki_sha256 : NULL,
+        .timeout_ms = up && up->connect_timeout_ms ? up->connect_timeout_ms : s->cfg->connect_timeout_ms,
+    };
+    s->state = S_CONNECTING;
+    uv_timer_stop(&s->timer);
+    s->dial = cg_dial_start(&s->w->loop, &p, dial_cb, s);
+    if (!s->dial) fail(s, 502, "connect_failed", NULL, "out of memory dialing %s", s->dest);
+}
+
 /* ---- routing a request ---- */
 
 static bool host_names_upstream(struct session *s, struct cg_slice host, int *idx)
@@ -672,20 +693,7 @@ static void start_request(struct session *s, const struct cg_http_request *req, 
         fail(s, 502, "internal", NULL, "out of memory");
         return;
     }
-    struct cg_dial_params p = {
-        .entry = e,
-        .host = s->host,
-        .port = s->port,
-        .server_name = s->server_name,
-        .ctx = ctx,
-        .presenting = s->cert >= 0,
-        .spki = up && up->has_spki ? up->spki_sha256 : NULL,
-        .timeout_ms = up && up->connect_timeout_ms ? up->connect_timeout_ms : s->cfg->connect_timeout_ms,
-    };
-    s->state = S_CONNECTING;
-    uv_timer_stop(&s->timer);
-    s->dial = cg_dial_start(&s->w->loop, &p, dial_cb, s);
-    if (!s->dial) fail(s, 502, "connect_failed", NULL, "out of memory");
+    dial_upstream(s, e, ctx);
 }
 
 /* ---- steps ---- */
@@ -739,22 +747,12 @@ static void retry(struct session *s)
     s->to_up_off = 0;
     body_init(&s->req, CG_HTTP_BODY_NONE, 0);
     struct cg_err err;
-    size_t trust = cg_runtime_trust_id(s->rt, s->upstream);
-    SSL_CTX *ctx = cg_runtime_client_ctx(s->rt, s->cert, trust, &err);
-    const struct cg_snapshot_upstream *up = s->upstream >= 0 ? &s->rt->snap->upstreams[s->upstream] : NULL;
-    struct cg_dial_params p = {
-        .entry = e,
-        .host = s->host,
-        .port = s->port,
-        .server_name = s->server_name,
-        .ctx = ctx,
-        .presenting = s->cert >= 0,
-        .spki = up && up->has_spki ? up->spki_sha256 : NULL,
-        .timeout_ms = s->cfg->connect_timeout_ms,
-    };
-    s->state = S_CONNECTING;
-    s->dial = ctx ? cg_dial_start(&s->w->loop, &p, dial_cb, s) : NULL;
-    if (!s->dial) fail(s, 502, "connect_failed", NULL, "cannot reconnect to %s", s->dest);
+    SSL_CTX *ctx = cg_runtime_client_ctx(s->rt, s->cert, cg_runtime_trust_id(s->rt, s->upstream), &err);
+    if (!ctx) {
+        fail(s, 502, "internal", NULL, "%s", err.msg);
+        return;
+    }
+    dial_upstream(s, e, ctx);
 }
 
 static void finish_request(struct session *s)
