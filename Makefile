@@ -71,8 +71,11 @@ bench: build
 	@[ -d $(SHARED_BENCH) ] || { echo "no $(SHARED_BENCH): the comparison needs the shared bench"; exit 1; }
 	@$(SHARED_BENCH)/install.sh >/dev/null
 	@rm -rf $(BUILD)/bench && cp -r $(SHARED_BENCH) $(BUILD)/bench && chmod -R u+w $(BUILD)/bench
+	@# compare.sh swaps in its stunnel stand-in for BOTH commands when CAND_INGRESS_CMD is empty:
+	@# set it (the ingress candidate arrives with the ingress; PARTS=egress never starts it)
 	@cd $(BUILD)/bench && PARTS="$${PARTS:-egress}" CAND_NAME=certgate \
 	  CERTGATE_BIN=$(CURDIR)/$(BUILD)/certgate \
+	  CAND_INGRESS_CMD='echo "certgate has no ingress yet" >&2; exit 1' \
 	  CAND_EGRESS_CMD='$(CURDIR)/bench/egress-candidate' ./compare.sh
 	@cat $(BUILD)/bench/results/compare.md
 
