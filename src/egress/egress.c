@@ -94,6 +94,19 @@ struct session {
     bool tunnel_after_connect;
     bool await_readable; /* between requests: read only when the poll says there is something */
 
+    /* what the last request's destination resolved to: consecutive requests of a connection
+     * mostly go to the same place, and this spares the formatting and the pool lookup */
+    struct {
+        uint64_t gen;
+        int upstream, cert;
+        size_t trust;
+        uint16_t port;
+        char host[256];
+        char host_value[300];  /* the Host field sent upstream */
+        char dest[320];        /* host:port for logs and errors */
+        struct cg_pool_entry *entry;
+    } dest_cache;
+
     /* facts of the request in flight, for the access log and error answers */
     char client_addr[64];
     char method[24];
@@ -401,17 +414,13 @@ static int write_request_head(struct session *s, const struct cg_http_request *r
     cg_buf_reset(b);
     s->to_up_off = 0;
     CG_GUARD(cg_http_write_request_line(b, req->method, path));
-    char hostval[300];
-    bool v6 = strchr(s->host, ':') != NULL;
-    if (s->port == 443)
-        snprintf(hostval, sizeof(hostval), v6 ? "[%s]" : "%s", s->host);
-    else
-        snprintf(hostval, sizeof(hostval), v6 ? "[%s]:%u" : "%s:%u", s->host, s->port);
-    CG_GUARD(cg_http_write_header(b, cg_slice_str("Host"), cg_slice_str(hostval)));
+    CG_GUARD(cg_http_write_header(b, cg_slice_str("Host"), cg_slice_str(s->dest_cache.host_value)));
+    /* the fields a Connection field names are hop-by-hop too: only look when there is one */
+    size_t conn_n = cg_http_header_find(req->headers, req->n_headers, "Connection") ? req->n_headers : 0;
     for (size_t i = 0; i < req->n_headers; i++) {
         const struct cg_http_header *h = &req->headers[i];
         if (cg_slice_case_eq(h->name, cg_slice_str("Host")) || is_service_header(h->name)) continue;
-        if (cg_http_is_hop_by_hop(h->name, req->headers, req->n_headers)) continue;
+        if (cg_http_is_hop_by_hop(h->name, req->headers, conn_n)) continue;
         CG_GUARD(cg_http_write_header(b, h->name, h->value));
     }
     if (req->framing == CG_HTTP_BODY_CHUNKED)
@@ -428,9 +437,10 @@ static int write_response_head(struct session *s, const struct cg_http_response 
 {
     struct cg_buf *b = &s->to_client;
     CG_GUARD(cg_http_write_status_line(b, r->status, r->reason));
+    size_t conn_n = cg_http_header_find(r->headers, r->n_headers, "Connection") ? r->n_headers : 0;
     for (size_t i = 0; i < r->n_headers; i++) {
         const struct cg_http_header *h = &r->headers[i];
-        if (cg_http_is_hop_by_hop(h->name, r->headers, r->n_headers)) continue;
+        if (cg_http_is_hop_by_hop(h->name, r->headers, conn_n)) continue;
         CG_GUARD(cg_http_write_header(b, h->name, h->value));
     }
     if (r->status == 101) {
@@ -514,6 +524,37 @@ static void dial_cb(void *arg, struct cg_upconn *up, const struct cg_dial_error 
     }
     attach(s, up, false);
     progress(s);
+}
+
+/* Fills s->dest (for logs and errors), the Host value and the pool entry of the destination just
+ * routed, from the session's cache when it is the same as the last one. False when out of memory. */
+static bool destination(struct session *s, size_t trust)
+{
+    bool v6 = strchr(s->host, ':') != NULL;
+    if (s->dest_cache.entry && s->dest_cache.gen == s->w->gen && s->dest_cache.upstream == s->upstream &&
+        s->dest_cache.cert == s->cert && s->dest_cache.trust == trust && s->dest_cache.port == s->port &&
+        strcmp(s->dest_cache.host, s->host) == 0) {
+        cg_strlcpy(s->dest, s->dest_cache.dest, sizeof(s->dest)); /* same place as last time */
+        return true;
+    }
+    snprintf(s->dest, sizeof(s->dest), v6 ? "[%s]:%u" : "%s:%u", s->host, s->port);
+    if (s->port == 443)
+        snprintf(s->dest_cache.host_value, sizeof(s->dest_cache.host_value), v6 ? "[%s]" : "%s", s->host);
+    else
+        snprintf(s->dest_cache.host_value, sizeof(s->dest_cache.host_value), "%s", s->dest);
+    const struct cg_snapshot_upstream *up = s->upstream >= 0 ? &s->rt->snap->upstreams[s->upstream] : NULL;
+    char key[700];
+    snprintf(key, sizeof(key), "%s%s|%u|%s|%d|%zu|%d", s->w->pool_prefix, s->host, s->port, s->server_name, s->cert,
+             trust, up && up->has_spki ? s->upstream : -1);
+    s->dest_cache.entry = cg_pool_entry_get(s->w->pool, key);
+    s->dest_cache.gen = s->w->gen;
+    s->dest_cache.upstream = s->upstream;
+    s->dest_cache.cert = s->cert;
+    s->dest_cache.trust = trust;
+    s->dest_cache.port = s->port;
+    cg_strlcpy(s->dest_cache.host, s->host, sizeof(s->dest_cache.host));
+    cg_strlcpy(s->dest_cache.dest, s->dest, sizeof(s->dest_cache.dest));
+    return s->dest_cache.entry != NULL;
 }
 
 /* Dials the request's destination with its certificate context, the upstream's SPKI pin and
@@ -625,14 +666,18 @@ static void start_request(struct session *s, const struct cg_http_request *req, 
         }
     }
     s->server_name = up ? up->server_name : s->host;
-    bool v6 = strchr(s->host, ':') != NULL;
-    snprintf(s->dest, sizeof(s->dest), v6 ? "[%s]:%u" : "%s:%u", s->host, s->port);
 
     /* the certificate: pins by service, host:port, host, wildcard; else the default */
     const struct cg_http_header *svc = cg_http_header_find(req->headers, req->n_headers, CG_EGRESS_SERVICE_HEADER);
     struct cg_pin_match m;
     cg_pin_resolve(snap->pins, cg_slice_str(s->host), s->port, svc ? svc->value : cg_slice_make(NULL, 0), &m);
     s->cert = m.cert;
+    size_t trust = cg_runtime_trust_id(s->rt, s->upstream);
+    if (!destination(s, trust)) {
+        s->cin_off += head_len;
+        fail(s, 502, "internal", NULL, "out of memory");
+        return;
+    }
 
     if (is_connect) {
         s->cin_off += head_len;
@@ -662,7 +707,6 @@ static void start_request(struct session *s, const struct cg_http_request *req, 
         return;
     }
 
-    size_t trust = cg_runtime_trust_id(s->rt, s->upstream);
     struct cg_err err;
     cg_err_clear(&err);
     SSL_CTX *ctx = cg_runtime_client_ctx(s->rt, s->cert, trust, &err);
@@ -680,10 +724,7 @@ static void start_request(struct session *s, const struct cg_http_request *req, 
     s->cin_off += head_len;
 
     /* a pooled connection, or a new one */
-    char key[700];
-    snprintf(key, sizeof(key), "%s%s|%u|%s|%d|%zu|%d", s->w->pool_prefix, s->host, s->port, s->server_name, s->cert,
-             trust, up && up->has_spki ? s->upstream : -1);
-    struct cg_pool_entry *e = cg_pool_entry_get(s->w->pool, key);
+    struct cg_pool_entry *e = s->dest_cache.entry;
     struct cg_upconn *pooled = e ? cg_pool_take(e) : NULL;
     if (pooled) {
         attach(s, pooled, true);
