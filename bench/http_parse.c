@@ -8,21 +8,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "core/str.h"
 #include "http/http.h"
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 static const char head[] = "GET /api/v1/orders/12345?expand=items&currency=EUR HTTP/1.1\r\n"
                            "Host: api.partner.example\r\n"
@@ -56,21 +44,21 @@ int main(int argc, char **argv)
     double runs[7], runs_end[7];
     long sink = 0;
     for (int k = 0; k < 7; k++) {
-        double t0 = now_ns();
+        double t0 = bench_now_ns();
         for (uint64_t i = 0; i < iters; i++) {
             sink += cg_http_request_parse(buf, len, NULL, &r, &why);
             sink += (long)r.n_headers;
         }
-        runs[k] = (now_ns() - t0) / (double)iters;
-        t0 = now_ns();
+        runs[k] = (bench_now_ns() - t0) / (double)iters;
+        t0 = bench_now_ns();
         for (uint64_t i = 0; i < iters; i++) {
             size_t from = 0;
             sink += (long)cg_http_head_end(buf, len, &from);
         }
-        runs_end[k] = (now_ns() - t0) / (double)iters;
+        runs_end[k] = (bench_now_ns() - t0) / (double)iters;
     }
-    qsort(runs, 7, sizeof(runs[0]), cmp);
-    qsort(runs_end, 7, sizeof(runs_end[0]), cmp);
+    bench_sort(runs, 7);
+    bench_sort(runs_end, 7);
     printf("head=%zu bytes, %zu fields, %llu parses x 7 runs: median %.1f ns, min %.1f ns, max %.1f ns per parse "
            "(%.2f ns/byte); end-of-head search median %.1f ns (sink %ld)\n",
            len, r.n_headers, (unsigned long long)iters, runs[3], runs[0], runs[6], runs[3] / (double)len, runs_end[3],

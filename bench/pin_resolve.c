@@ -7,20 +7,8 @@
 #include <time.h>
 
 #include "config/pins.h"
+#include "bench.h"
 #include "core/str.h"
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 int main(int argc, char **argv)
 {
@@ -65,16 +53,16 @@ int main(int argc, char **argv)
     double runs[7];
     long sink = 0;
     for (int r = 0; r < 7; r++) {
-        double t0 = now_ns();
+        double t0 = bench_now_ns();
         for (int i = 0; i < iters; i++) {
             struct cg_pin_match m;
             int k = i % 5;
             cg_pin_resolve(t, hosts[k], q[k].port, svcs[k], &m);
             sink += m.cert;
         }
-        runs[r] = (now_ns() - t0) / iters;
+        runs[r] = (bench_now_ns() - t0) / iters;
     }
-    qsort(runs, 7, sizeof(runs[0]), cmp);
+    bench_sort(runs, 7);
     printf("pins=%llu resolutions=%d x 7 runs: median %.1f ns, min %.1f ns, max %.1f ns per resolution (sink %ld)\n",
            (unsigned long long)n, iters, runs[3], runs[0], runs[6], sink);
     cg_pin_table_free(t);
