@@ -93,6 +93,8 @@ struct session {
     bool upgrade;
     bool tunnel_after_connect;
     bool await_readable; /* between requests: read only when the poll says there is something */
+    bool client_http10;  /* the application speaks HTTP/1.0: no chunked coding towards it */
+    bool dechunk;        /* the response is chunked and the application cannot take that */
 
     /* what the last request's destination resolved to: consecutive requests of a connection
      * mostly go to the same place, and this spares the formatting and the pool lookup */
@@ -448,7 +450,11 @@ static int write_response_head(struct session *s, const struct cg_http_response 
         CG_GUARD(cg_http_write_header(b, cg_slice_str("Connection"), cg_slice_str("upgrade")));
         if (u) CG_GUARD(cg_http_write_header(b, cg_slice_str("Upgrade"), u->value));
     } else if (r->status >= 200) {
-        if (r->framing == CG_HTTP_BODY_CHUNKED)
+        /* an HTTP/1.0 application cannot read chunked coding: it gets the body de-chunked and
+         * delimited by the close (RFC 9112 7.1, 6.3) */
+        s->dechunk = r->framing == CG_HTTP_BODY_CHUNKED && s->client_http10;
+        if (s->dechunk) s->client_keep_alive = false;
+        else if (r->framing == CG_HTTP_BODY_CHUNKED)
             CG_GUARD(cg_http_write_header(b, cg_slice_str("Transfer-Encoding"), cg_slice_str("chunked")));
         if (!s->client_keep_alive || r->framing == CG_HTTP_BODY_CLOSE || s->draining)
             CG_GUARD(cg_http_write_header(b, cg_slice_str("Connection"), cg_slice_str("close")));
@@ -608,6 +614,8 @@ static void start_request(struct session *s, const struct cg_http_request *req, 
     copy_slice(s->method, sizeof(s->method), req->method);
     copy_slice(s->target, sizeof(s->target), req->target);
     s->client_keep_alive = req->keep_alive && !s->draining;
+    s->client_http10 = req->minor_version == 0;
+    s->dechunk = false;
     s->head_request = cg_slice_eq_str(req->method, "HEAD");
     s->upgrade = req->upgrade;
     cg_runtime_unref(s->rt);
@@ -933,7 +941,7 @@ static bool step_exchange(struct session *s)
         s->up_keep_alive = resp.keep_alive;
         body_init(&s->resp, resp.framing, resp.content_length);
         /* a small body that arrived with the head leaves in the same write */
-        if (resp.status != 101 && !s->resp.done &&
+        if (resp.status != 101 && !s->resp.done && !s->dechunk &&
             frame(&s->resp, s->uin.ptr + s->uin_off, s->uin.len - s->uin_off, s->uin_eof, &why) == 0 &&
             s->resp.pending && s->resp.pending <= BODY_CHUNK &&
             cg_buf_append(&s->to_client, s->uin.ptr + s->uin_off, s->resp.pending) == 0) {
@@ -957,7 +965,31 @@ static bool step_exchange(struct session *s)
         return false;
     }
     if (s->state == S_TUNNEL) return true;
-    if (s->resp_head_done && rc == CG_IO_OK && !s->resp.done) {
+    if (s->resp_head_done && rc == CG_IO_OK && !s->resp.done && s->dechunk) {
+        /* decode the chunks into the (flushed) output buffer, then send the payload */
+        cg_buf_reset(&s->to_client);
+        s->to_client_off = 0;
+        size_t used = 0;
+        bool done = false;
+        if (cg_http_chunked_scan(&s->resp.ch, s->uin.ptr + s->uin_off, s->uin.len - s->uin_off, &used, &done,
+                                 &s->to_client, &why) < 0) {
+            s->error = "bad_response_body";
+            log_request(s);
+            s->method[0] = '\0';
+            session_close(s);
+            return false;
+        }
+        s->uin_off += used;
+        s->bytes_out += s->to_client.len;
+        if (used) moved = true;
+        rc = flush(&s->client, &s->to_client, &s->to_client_off, &moved);
+        if (rc < 0) {
+            session_close(s);
+            return false;
+        }
+        if (done) s->resp.last = true;
+        if (s->resp.last && s->to_client_off == s->to_client.len) s->resp.done = true;
+    } else if (s->resp_head_done && rc == CG_IO_OK && !s->resp.done) {
         if (frame(&s->resp, s->uin.ptr + s->uin_off, s->uin.len - s->uin_off, s->uin_eof, &why) < 0) {
             s->error = "bad_response_body";
             log_request(s);

@@ -64,6 +64,22 @@ def test_download_50mb(gw, nginx, big, tmp_path, path):
     assert int(fields[7]) >= 50 * MB, lines
 
 
+def test_chunked_response_is_dechunked_for_an_http10_application(gw, nginx, big, tmp_path):
+    # an HTTP/1.0 client cannot read chunked coding: certgate sends the payload and closes
+    _, digest = big
+    out, hdr = tmp_path / "down10.bin", tmp_path / "h10.txt"
+    r = curl("--http1.0", "-x", gw.url, "-o", out, "-D", hdr, nginx.url("/chunked/big.bin"), timeout=60)
+    assert r.returncode == 0, r
+    h = headers_of(hdr.read_bytes())
+    assert "transfer-encoding" not in h and "content-length" not in h, h
+    assert h.get("connection") == "close", h
+    assert out.stat().st_size == 50 * MB
+    assert sha256_file(out) == digest
+    lines = gw.wait_access(1)
+    assert lines and " 200 " in lines[-1], lines
+    assert int(lines[-1].split()[7]) == 50 * MB, lines  # exactly the payload: no chunk framing
+
+
 def make_upload(tmp_path, size):
     p = tmp_path / "up.bin"
     h = hashlib.sha256()
