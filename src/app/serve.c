@@ -160,7 +160,7 @@ static int run_serve(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_
         specs[i] = (struct cg_listener_spec){.addr = listen->items[i], .on_accept = cg_egress_accept, .arg = &ecfg};
     struct cg_pool_limits pool = {.idle_timeout_ms = cfg->timeout_idle_ms};
     struct cg_worker *ws = NULL;
-    if (rc == 0) rc = cg_workers_start(&d.shared, specs, listen->n, workers, &pool, &ws, err);
+    if (rc == 0) rc = cg_workers_start(&d.shared, specs, listen->n, workers, cfg->limit_connections, &pool, &ws, err);
     if (rc < 0) {
         cg_free(specs);
         cg_access_log_close(&log);

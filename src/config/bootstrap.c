@@ -38,6 +38,7 @@ void cg_config_init(struct cg_config *c)
     c->timeout_drain_ms = 30000;
     c->limit_head_bytes = 65536;
     c->limit_headers = 100;
+    c->limit_connections = 10000;
     c->reload_ms = 250;
 }
 
@@ -465,6 +466,7 @@ UINT_KEY(key_timeout_response, timeout_response_ms, 100, 3600000)
 UINT_KEY(key_timeout_drain, timeout_drain_ms, 0, 3600000)
 UINT_KEY(key_limit_head, limit_head_bytes, 1024, 1048576)
 UINT_KEY(key_limit_headers, limit_headers, 8, 128)
+UINT_KEY(key_limit_connections, limit_connections, 1, 1000000)
 UINT_KEY(key_reload, reload_ms, 50, 60000)
 
 static int key_egress_connect(struct parser *p, const char *path, yaml_event_t *v)
@@ -591,6 +593,7 @@ static const struct key timeout_keys[] = {
 static const struct key limit_keys[] = {
     {"max_head_bytes", key_limit_head},
     {"max_headers", key_limit_headers},
+    {"max_connections", key_limit_connections},
 };
 static int key_egress(struct parser *p, const char *path, yaml_event_t *v)
 {

@@ -25,6 +25,7 @@
  *   limits:
  *     max_head_bytes: 65536
  *     max_headers: 100
+ *     max_connections: 10000           # per worker; more are closed at once
  *   reload_ms: 250
  *
  * Unknown keys, wrong types and bad values are refused with a message naming the file, the line
@@ -66,6 +67,7 @@ struct cg_config {
     uint32_t timeout_drain_ms;          /* timeouts.drain_ms: SIGTERM waits this long (30000) */
     uint32_t limit_head_bytes;          /* limits.max_head_bytes (65536) */
     uint32_t limit_headers;             /* limits.max_headers (100) */
+    uint32_t limit_connections;         /* limits.max_connections: per worker (10000) */
     uint32_t reload_ms;                 /* reload_ms: how often the store's revision is polled (250) */
 };
 

@@ -91,6 +91,19 @@ static void accept_cb(uv_poll_t *h, int status, int events)
             if (errno == EMFILE || errno == ENFILE) CG_LOG_W("accept on %s: %s", w->specs[i].addr, strerror(errno));
             return;
         }
+        if (w->active >= w->max_sessions) {
+            /* a peer cannot make us hold more connections than the limit: close at once */
+            close(fd);
+            w->refused++;
+            uint64_t now = cg_time_mono_ms();
+            if (now - w->refused_logged_ms >= 10000) {
+                CG_LOG_W("worker %d: %llu connection%s closed at limits.max_connections (%zu)", w->id,
+                         (unsigned long long)w->refused, w->refused == 1 ? "" : "s", w->max_sessions);
+                w->refused_logged_ms = now;
+                w->refused = 0;
+            }
+            continue;
+        }
         w->specs[i].on_accept(w, fd, w->specs[i].arg);
     }
 }
@@ -141,7 +154,8 @@ static void *worker_main(void *arg)
 }
 
 int cg_workers_start(struct cg_shared *shared, const struct cg_listener_spec *specs, size_t n_specs, unsigned n,
-                     const struct cg_pool_limits *pool, struct cg_worker **out, struct cg_err *err)
+                     size_t max_sessions, const struct cg_pool_limits *pool, struct cg_worker **out,
+                     struct cg_err *err)
 {
     struct cg_worker *ws = cg_calloc(n, sizeof(*ws));
     CG_ENSURE(ws, CG_ENOMEM);
@@ -160,6 +174,7 @@ int cg_workers_start(struct cg_shared *shared, const struct cg_listener_spec *sp
         struct cg_worker *w = &ws[made];
         w->id = (int)made;
         w->shared = shared;
+        w->max_sessions = max_sessions ? max_sessions : 10000;
         w->specs = specs;
         w->n_listeners = n_specs;
         w->sessions.next = w->sessions.prev = &w->sessions;

@@ -62,6 +62,9 @@ struct cg_worker {
     bool draining;
     struct cg_worker_session sessions; /* list head */
     size_t active;
+    size_t max_sessions;    /* accepted connections beyond this are closed at once */
+    uint64_t refused;       /* connections closed for that, for the log */
+    uint64_t refused_logged_ms;
 };
 
 /* The worker's current runtime (borrowed; valid until the worker's next call here). Cheap: one
@@ -73,8 +76,8 @@ void cg_worker_session_remove(struct cg_worker *w, struct cg_worker_session *ws)
 /* Creates n workers, opens every listener in each (errors name the address), starts the
  * threads. */
 CG_RESULT cg_workers_start(struct cg_shared *shared, const struct cg_listener_spec *specs, size_t n_specs,
-                           unsigned n, const struct cg_pool_limits *pool, struct cg_worker **out,
-                           struct cg_err *err);
+                           unsigned n, size_t max_sessions, const struct cg_pool_limits *pool,
+                           struct cg_worker **out, struct cg_err *err);
 /* Asks every worker to drain: close the listeners, finish in-flight requests, then stop. */
 void cg_workers_drain(struct cg_worker *w, unsigned n);
 /* Waits up to deadline_ms for the workers to stop; true when all did. */

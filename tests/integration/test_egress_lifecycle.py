@@ -199,6 +199,31 @@ def test_limits_and_reload_ms_are_accepted_and_applied(cg, gw, nginx):
         s.close()
 
 
+def test_max_connections_caps_open_connections(gw, nginx):
+    # limits.max_connections: 3 per worker. Three idle connections are held open; a fourth is
+    # closed at once; once one of the three goes away, new connections are served again.
+    d = gw(extra={"limits": {"max_connections": 3}})
+    held = [socket.create_connection(("127.0.0.1", d.port), timeout=5) for _ in range(3)]
+    time.sleep(0.3)
+    extra = socket.create_connection(("127.0.0.1", d.port), timeout=5)
+    try:
+        extra.sendall(b"GET " + nginx.url("/").encode() + b" HTTP/1.1\r\nHost: a\r\n\r\n")
+        try:
+            data = extra.recv(100)
+        except ConnectionResetError:
+            data = b""
+        assert data == b"", "the fourth connection was served: %r" % data
+    finally:
+        extra.close()
+    assert d.wait_stderr("closed at limits.max_connections (3)"), "no warning in the log"
+    held.pop().close()
+    time.sleep(0.3)
+    st, _, _ = d.request("GET", nginx.url("/"))
+    assert st == 200
+    for s_ in held:
+        s_.close()
+
+
 # ---- the access log ----------------------------------------------------------------------------
 
 TEXT_LINE = re.compile(

@@ -37,6 +37,17 @@ static void assert_defaults(const struct cg_config *c)
     assert_int_equal(c->log_level, CG_LOG_INFO);
     assert_null(c->log_access);
     assert_int_equal(c->log_format, CG_LOG_FORMAT_TEXT);
+    assert_false(c->egress_allow_connect);
+    assert_null(c->egress_default_upstream);
+    assert_int_equal(c->timeout_head_ms, 30000);
+    assert_int_equal(c->timeout_idle_ms, 60000);
+    assert_int_equal(c->timeout_connect_ms, 5000);
+    assert_int_equal(c->timeout_response_ms, 60000);
+    assert_int_equal(c->timeout_drain_ms, 30000);
+    assert_int_equal(c->limit_head_bytes, 65536);
+    assert_int_equal(c->limit_headers, 100);
+    assert_int_equal(c->limit_connections, 10000);
+    assert_int_equal(c->reload_ms, 250);
 }
 
 /* Parses text expecting failure with code; checks the message starts with "t.yaml:<line>: "
@@ -58,6 +69,50 @@ static void refuse(const char *text, int code, unsigned line, const char *needle
 }
 
 /* ---- accepted ---------------------------------------------------------------------------- */
+
+/* The daemon's keys (issue 3): every one accepted and applied, the top-level table beyond eight
+ * keys (a stack array once overflowed there), and range/type refusals with the line. */
+static void test_daemon_keys(void **state)
+{
+    (void)state;
+    struct cg_config c;
+    struct cg_err e;
+    assert_int_equal(parse("environment: stage\n"
+                           "store: sqlite:/x.db\n"
+                           "master_key: /k\n"
+                           "listen: {egress: 127.0.0.1:8080}\n"
+                           "workers: 2\n"
+                           "log: {level: warn, access: \"off\", format: json}\n"
+                           "egress: {allow_connect: true, default_upstream: partner}\n"
+                           "timeouts: {head_ms: 1000, idle_ms: 2000, connect_ms: 3000, response_ms: 4000, drain_ms: 0}\n"
+                           "limits: {max_head_bytes: 4096, max_headers: 20, max_connections: 7}\n"
+                           "reload_ms: 100\n",
+                           &c, &e),
+                     0);
+    assert_true(c.egress_allow_connect);
+    assert_string_equal(c.egress_default_upstream, "partner");
+    assert_int_equal(c.timeout_head_ms, 1000);
+    assert_int_equal(c.timeout_idle_ms, 2000);
+    assert_int_equal(c.timeout_connect_ms, 3000);
+    assert_int_equal(c.timeout_response_ms, 4000);
+    assert_int_equal(c.timeout_drain_ms, 0);
+    assert_int_equal(c.limit_head_bytes, 4096);
+    assert_int_equal(c.limit_headers, 20);
+    assert_int_equal(c.limit_connections, 7);
+    assert_int_equal(c.reload_ms, 100);
+    assert_string_equal(c.log_access, "off");
+    cg_config_cleanup(&c);
+
+    refuse("egress:\n  allow_connect: yes\n", CG_EINVAL, 2, "not true or false");
+    refuse("egress:\n  allow_connect: \"true\"\n", CG_EINVAL, 2, "not true or false");
+    refuse("timeouts:\n  head_ms: 5\n", CG_EINVAL, 2, "not a whole number from 100 to 3600000");
+    refuse("timeouts:\n  connect_ms: 1h\n", CG_EINVAL, 2, "'timeouts.connect_ms'");
+    refuse("limits:\n  max_headers: 500\n", CG_EINVAL, 2, "from 8 to 128");
+    refuse("limits:\n  max_connections: 0\n", CG_EINVAL, 2, "from 1 to 1000000");
+    refuse("reload_ms: 10\n", CG_EINVAL, 1, "from 50 to 60000");
+    refuse("timeouts:\n  head: 5\n", CG_EINVAL, 2, "unknown key 'head'");
+    refuse("egress:\n  default_upstream:\n", CG_EINVAL, 2, "has no value");
+}
 
 static void test_empty_documents_are_defaults(void **state)
 {
@@ -480,6 +535,7 @@ int main(void)
         cmocka_unit_test(test_empty_documents_are_defaults),
         cmocka_unit_test(test_header_example),
         cmocka_unit_test(test_every_key),
+        cmocka_unit_test(test_daemon_keys),
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_listen_addr_valid),
         cmocka_unit_test(test_load_file),
