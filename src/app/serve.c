@@ -209,7 +209,7 @@ static int run_serve(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_
 }
 
 const struct cg_cli_cmd cg_app_serve_cmds[] = {
-    {NULL, "serve", "[-c certgate.yaml] [--egress ADDR]... [--workers N] [--access-log PATH|stderr]",
+    {NULL, "serve", "[-c certgate.yaml] [--egress ADDR]... [--workers N] [--access-log PATH|stderr|off]",
      "run the gateway: the egress listeners (and, as they come, ingress, admin, webhooks); reloads within a "
      "second of any change in the store",
      0, 0, serve_opts, run_serve},
