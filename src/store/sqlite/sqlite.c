@@ -503,6 +503,47 @@ static int cert_not_found(const char *env, const char *name, struct cg_err *err)
     return cg_err_hint_code(err, CG_ENOTFOUND, "see the certificates with: certgate cert list --env %s", env);
 }
 
+/* Collects a list query's rows into a growable array (*items, *n): each row gets a zeroed element
+ * of elem_size that read fills. rc is the query's result, so that callers chain it. Out of memory
+ * is reported as `what` failing; the caller frees the list when this fails. */
+typedef int row_read_fn(struct cg_store_sqlite *s, const char *env, sqlite3_stmt *q, void *item,
+                        struct cg_err *err);
+
+static int rows_collect(struct cg_store_sqlite *s, const char *env, sqlite3_stmt *q, int rc, void *items,
+                        size_t *n, size_t elem_size, row_read_fn *read, const char *what, struct cg_err *err)
+{
+    size_t cap = 0;
+    while (rc == 0 && (rc = step(s, q, err)) == 1) {
+        if (cg_array_reserve(items, &cap, *n + 1, elem_size) < 0) return oom(err, what);
+        void *item = *(char **)items + *n * elem_size;
+        memset(item, 0, elem_size);
+        (*n)++;
+        rc = read(s, env, q, item, err);
+        if (rc == CG_ENOMEM) rc = oom(err, what);
+    }
+    return rc;
+}
+
+static int cert_row_cb(struct cg_store_sqlite *s, const char *env, sqlite3_stmt *q, void *item, struct cg_err *err)
+{
+    CG_UNUSED(s);
+    CG_UNUSED(env);
+    CG_UNUSED(err);
+    return cert_row_read(q, item);
+}
+
+static int pin_row_cb(struct cg_store_sqlite *s, const char *env, sqlite3_stmt *q, void *item, struct cg_err *err)
+{
+    CG_UNUSED(s);
+    CG_UNUSED(env);
+    CG_UNUSED(err);
+    struct cg_store_pin *p = item;
+    int rc = col_text(q, 0, &p->target);
+    if (rc == 0) rc = col_text(q, 1, &p->cert_name);
+    if (rc == 0 && !p->target) rc = (p->target = cg_strdup("")) ? 0 : CG_ENOMEM;
+    return rc;
+}
+
 static int sqlite_cert_get(struct cg_store *st, const char *env, const char *name, struct cg_store_cert *out,
                            struct cg_err *err)
 {
@@ -530,19 +571,9 @@ static int sqlite_cert_list(struct cg_store *st, const char *env, struct cg_stor
     out->n = 0;
     CG_GUARD(arg_check("environment", env, err));
     CG_STMT q = NULL;
-    size_t cap = 0;
     int rc = query(s, &q, err, "SELECT " CG_CERT_COLUMNS " FROM certs WHERE env = ? ORDER BY name", "t", env);
-    while (rc == 0 && (rc = step(s, q, err)) == 1) {
-        if (cg_array_reserve(&out->items, &cap, out->n + 1, sizeof(*out->items)) < 0) {
-            rc = oom(err, "listing certificates");
-            break;
-        }
-        struct cg_store_cert *c = &out->items[out->n];
-        memset(c, 0, sizeof(*c));
-        out->n++;
-        rc = cert_row_read(q, c);
-        if (rc == CG_ENOMEM) rc = oom(err, "listing certificates");
-    }
+    rc = rows_collect(s, env, q, rc, &out->items, &out->n, sizeof(*out->items), cert_row_cb, "listing certificates",
+                      err);
     if (rc < 0) {
         cg_store_cert_list_cleanup(out);
         return ctx(rc, err, "cannot list the certificates of environment '%s'", env);
@@ -558,21 +589,8 @@ static int sqlite_pin_list(struct cg_store *st, const char *env, struct cg_store
     out->n = 0;
     CG_GUARD(arg_check("environment", env, err));
     CG_STMT q = NULL;
-    size_t cap = 0;
     int rc = query(s, &q, err, "SELECT target, cert_name FROM pins WHERE env = ? ORDER BY target", "t", env);
-    while (rc == 0 && (rc = step(s, q, err)) == 1) {
-        if (cg_array_reserve(&out->items, &cap, out->n + 1, sizeof(*out->items)) < 0) {
-            rc = oom(err, "listing pins");
-            break;
-        }
-        struct cg_store_pin *p = &out->items[out->n];
-        memset(p, 0, sizeof(*p));
-        out->n++;
-        rc = col_text(q, 0, &p->target);
-        if (rc == 0) rc = col_text(q, 1, &p->cert_name);
-        if (rc == 0 && !p->target) rc = (p->target = cg_strdup("")) ? 0 : CG_ENOMEM;
-        if (rc == CG_ENOMEM) rc = oom(err, "listing pins");
-    }
+    rc = rows_collect(s, env, q, rc, &out->items, &out->n, sizeof(*out->items), pin_row_cb, "listing pins", err);
     if (rc < 0) {
         cg_store_pin_list_cleanup(out);
         return ctx(rc, err, "cannot list the pins of environment '%s'", env);
@@ -1056,6 +1074,12 @@ static int upstream_row_read(struct cg_store_sqlite *s, const char *env, sqlite3
     return rc;
 }
 
+static int upstream_row_cb(struct cg_store_sqlite *s, const char *env, sqlite3_stmt *q, void *item,
+                           struct cg_err *err)
+{
+    return upstream_row_read(s, env, q, item, err);
+}
+
 static int sqlite_upstream_get(struct cg_store *st, const char *env, const char *name, struct cg_store_upstream *out,
                                struct cg_err *err)
 {
@@ -1084,19 +1108,9 @@ static int sqlite_upstream_list(struct cg_store *st, const char *env, struct cg_
     out->n = 0;
     CG_GUARD(arg_check("environment", env, err));
     CG_STMT q = NULL;
-    size_t cap = 0;
     int rc = query(s, &q, err, "SELECT " CG_UPSTREAM_COLUMNS " FROM upstreams WHERE env = ? ORDER BY name", "t", env);
-    while (rc == 0 && (rc = step(s, q, err)) == 1) {
-        if (cg_array_reserve(&out->items, &cap, out->n + 1, sizeof(*out->items)) < 0) {
-            rc = oom(err, "listing upstreams");
-            break;
-        }
-        struct cg_store_upstream *u = &out->items[out->n];
-        memset(u, 0, sizeof(*u));
-        out->n++;
-        rc = upstream_row_read(s, env, q, u, err);
-        if (rc == CG_ENOMEM) rc = oom(err, "listing upstreams");
-    }
+    rc = rows_collect(s, env, q, rc, &out->items, &out->n, sizeof(*out->items), upstream_row_cb, "listing upstreams",
+                      err);
     if (rc < 0) {
         cg_store_upstream_list_cleanup(out);
         return ctx(rc, err, "cannot list the upstreams of environment '%s'", env);
