@@ -238,6 +238,16 @@ static void fail(struct session *s, int status, const char *code, const char *hi
 }
 
 /* TLS alert names (RFC 8446 6.2); OpenSSL 3.0 does not know the TLS 1.3 ones. */
+/* Gives up on the request in flight after part of an answer went out (nothing can be said to the
+ * application any more): logs it with code and closes the connection. */
+static void abandon(struct session *s, const char *code)
+{
+    s->error = code;
+    log_request(s);
+    s->method[0] = '\0';
+    session_close(s);
+}
+
 static const char *alert_name(int alert)
 {
     switch (alert) {
@@ -804,6 +814,31 @@ static void retry(struct session *s)
     dial_upstream(s, e, ctx);
 }
 
+/* The upstream connection failed before any answer: retry when that is safe (not after a TLS
+ * error: the server would say the same again), else tell the application why -- the server's
+ * TLS verdict when it sent one (in TLS 1.3 its view of our certificate arrives only now), or
+ * that it closed. */
+static void upstream_broke(struct session *s, const char *when)
+{
+    struct cg_conn *c = &s->up->conn;
+    if (can_retry(s) && c->ssl_error != SSL_ERROR_SSL) {
+        retry(s);
+        return;
+    }
+    struct cg_tls_error t = s->up->tls;
+    if (c->ssl) {
+        cg_tls_classify(c->ssl, c->ssl_error, s->cert >= 0, &t);
+        if (t.alert >= 0 || t.kind != CG_TLS_PROTOCOL) {
+            fail_tls(s, &t);
+            return;
+        }
+    }
+    if (c->sys_errno)
+        fail(s, 502, "upstream_closed", NULL, "%s closed the connection %s (%s)", s->dest, when, strerror(c->sys_errno));
+    else
+        fail(s, 502, "upstream_closed", NULL, "%s closed the connection %s", s->dest, when);
+}
+
 static void finish_request(struct session *s)
 {
     log_request(s);
@@ -869,44 +904,21 @@ static bool step_exchange(struct session *s)
         } else if (rc == CG_IO_EOF) {
             s->uin_eof = true;
             if (!s->resp_head_done) {
-                if (can_retry(s)) {
-                    retry(s);
-                    return true;
-                }
-                fail(s, 502, "upstream_closed", NULL, "%s closed the connection before answering", s->dest);
+                upstream_broke(s, "before answering");
                 return true;
             }
             if (s->resp.framing != CG_HTTP_BODY_CLOSE && !s->resp.last) {
                 /* a truncated response: the application must not take it as complete */
-                s->error = "upstream_truncated";
-                log_request(s);
-                s->method[0] = '\0';
-                session_close(s);
+                abandon(s, "upstream_truncated");
                 return false;
             }
             moved = true;
         } else if (rc < 0 && rc != CG_ELIMIT) {
-            if (!s->resp_head_done && s->up->conn.ssl) {
-                if (can_retry(s) && s->up->conn.ssl_error != SSL_ERROR_SSL) {
-                    retry(s);
-                    return true;
-                }
-                /* TLS 1.3: the server's verdict on our certificate arrives here, as an alert */
-                struct cg_tls_error t = s->up->tls;
-                cg_tls_classify(s->up->conn.ssl, s->up->conn.ssl_error, s->cert >= 0, &t);
-                if (t.alert >= 0 || t.kind != CG_TLS_PROTOCOL) {
-                    fail_tls(s, &t);
-                    return true;
-                }
-                /* no alert: the connection was reset */
-                fail(s, 502, "upstream_closed", NULL, "%s closed the connection before answering (%s)", s->dest,
-                     s->up->conn.sys_errno ? strerror(s->up->conn.sys_errno) : "reset");
+            if (!s->resp_head_done && s->bytes_out == 0) {
+                upstream_broke(s, "before answering");
                 return true;
             }
-            s->error = "upstream_error";
-            log_request(s);
-            s->method[0] = '\0';
-            session_close(s);
+            abandon(s, "upstream_error");
             return false;
         }
     }
@@ -973,10 +985,7 @@ static bool step_exchange(struct session *s)
         bool done = false;
         if (cg_http_chunked_scan(&s->resp.ch, s->uin.ptr + s->uin_off, s->uin.len - s->uin_off, &used, &done,
                                  &s->to_client, &why) < 0) {
-            s->error = "bad_response_body";
-            log_request(s);
-            s->method[0] = '\0';
-            session_close(s);
+            abandon(s, "bad_response_body");
             return false;
         }
         s->uin_off += used;
@@ -991,10 +1000,7 @@ static bool step_exchange(struct session *s)
         if (s->resp.last && s->to_client_off == s->to_client.len) s->resp.done = true;
     } else if (s->resp_head_done && rc == CG_IO_OK && !s->resp.done) {
         if (frame(&s->resp, s->uin.ptr + s->uin_off, s->uin.len - s->uin_off, s->uin_eof, &why) < 0) {
-            s->error = "bad_response_body";
-            log_request(s);
-            s->method[0] = '\0';
-            session_close(s);
+            abandon(s, "bad_response_body");
             return false;
         }
         rc = pump(&s->resp, &s->client, &s->uin, &s->uin_off, &s->bytes_out, &moved);
@@ -1019,17 +1025,7 @@ static bool step_exchange(struct session *s)
 
 up_broken:
     if (!s->resp_head_done && s->bytes_out == 0) {
-        if (can_retry(s)) {
-            retry(s);
-            return true;
-        }
-        struct cg_tls_error t = s->up->tls;
-        if (s->up->conn.ssl) cg_tls_classify(s->up->conn.ssl, s->up->conn.ssl_error, s->cert >= 0, &t);
-        if (t.kind == CG_TLS_CERT_REJECTED || t.kind == CG_TLS_CERT_REQUIRED) {
-            fail_tls(s, &t);
-            return true;
-        }
-        fail(s, 502, "upstream_closed", NULL, "the connection to %s broke while sending the request", s->dest);
+        upstream_broke(s, "while the request was being sent");
         return true;
     }
     session_close(s);
@@ -1159,10 +1155,7 @@ static void timeout_cb(uv_timer_t *t)
                  "%s did not answer in time", s->dest);
             progress(s);
         } else {
-            s->error = "upstream_timeout";
-            log_request(s);
-            s->method[0] = '\0';
-            session_close(s);
+            abandon(s, "upstream_timeout");
         }
         break;
     default: session_close(s); break;

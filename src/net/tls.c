@@ -34,6 +34,8 @@ void cg_tls_error_attach(SSL *ssl, struct cg_tls_error *e)
 void cg_tls_info_cb(const SSL *ssl, int where, int ret)
 {
     if (!(where & SSL_CB_READ_ALERT)) return;
+    /* close_notify is an orderly close, not a verdict: only other alerts explain a failure */
+    if ((ret & 0xff) == SSL_AD_CLOSE_NOTIFY) return;
     struct cg_tls_error *e = error_of(ssl);
     if (e && e->alert < 0) e->alert = ret & 0xff;
 }
