@@ -31,6 +31,7 @@ struct cg_store_cert {
     uint8_t *key_blob;     /* sealed private key (cg_pki_key_seal); NULL for ca */
     size_t key_blob_len;
     char *warnings_json;   /* JSON array of strings, "[]" when none */
+    char *crl_pem;         /* ca only: the CRLs of the bundle's issuers, PEM; NULL when none */
     int64_t created_at;    /* unix seconds, set by the store */
     int64_t updated_at;
 };
@@ -72,6 +73,73 @@ struct cg_store_upstream_list {
     size_t n;
 };
 void cg_store_upstream_list_cleanup(struct cg_store_upstream_list *l);
+
+/* ---- ingress objects (SPEC.md section 1: site, access profile, path rule) ---- */
+
+enum cg_store_mtls { CG_STORE_MTLS_OFF = 0, CG_STORE_MTLS_OPTIONAL = 1, CG_STORE_MTLS_REQUIRED = 2 };
+
+/* A host name a site answers on, and the server certificate it presents there. */
+struct cg_store_site_domain {
+    char *host;           /* lowercase; "*.example.com" (one label) allowed */
+    char *cert_name;      /* a certificate of kind server; NULL = chosen automatically: the server
+                           * certificate whose SANs cover the host and that is valid longest */
+};
+
+struct cg_store_site {
+    char *name;
+    char *backend;        /* http://host:port, validated by the writer (config/site.c) */
+    int mtls;             /* enum cg_store_mtls */
+    struct cg_store_site_domain *domains; /* ordered by host */
+    size_t n_domains;
+    struct cg_store_site_domain mtls_domain; /* host NULL: none */
+    char **client_cas;    /* names of `ca` certificates, in the order given */
+    size_t n_client_cas;
+};
+void cg_store_site_cleanup(struct cg_store_site *s);
+struct cg_store_site_list {
+    struct cg_store_site *items;
+    size_t n;
+};
+void cg_store_site_list_cleanup(struct cg_store_site_list *l);
+
+/* A client CA of a profile and the certificates of its bundle selected as signers (SHA-256
+ * fingerprints, 64 lowercase hex; none = every certificate of the bundle). */
+struct cg_store_profile_ca {
+    char *ca;
+    char **fingerprints;
+    size_t n_fingerprints;
+};
+
+struct cg_store_profile {
+    char *name;
+    char **allow_ips;     /* CIDR strings, normalised by the writer (config/site.c) */
+    size_t n_allow_ips;
+    char **deny_ips;
+    size_t n_deny_ips;
+    struct cg_store_profile_ca *cas;
+    size_t n_cas;
+};
+void cg_store_profile_cleanup(struct cg_store_profile *p);
+struct cg_store_profile_list {
+    struct cg_store_profile *items;
+    size_t n;
+};
+void cg_store_profile_list_cleanup(struct cg_store_profile_list *l);
+
+/* The presets a rule may name instead of a profile; no profile can take these names. */
+#define CG_STORE_PROFILE_ALLOW_ALL "allow-all"
+#define CG_STORE_PROFILE_DENY_ALL "deny-all"
+
+struct cg_store_rule {
+    char *site;
+    char *path;           /* a path prefix starting with '/' */
+    char *profile;        /* a profile name, or one of the presets */
+};
+struct cg_store_rule_list {
+    struct cg_store_rule *items;
+    size_t n;
+};
+void cg_store_rule_list_cleanup(struct cg_store_rule_list *l);
 
 struct cg_store_ops {
     const char *scheme; /* "sqlite" */
@@ -122,6 +190,39 @@ struct cg_store_ops {
     int (*upstream_list)(struct cg_store *s, const char *env, struct cg_store_upstream_list *out,
                          struct cg_err *err);
     int (*upstream_delete)(struct cg_store *s, const char *env, const char *name, struct cg_err *err);
+
+    /* Sites. put: every domain's and the mTLS domain's cert_name must be a certificate of kind
+     * server, every client_cas name one of kind ca (CG_ENOTFOUND / CG_EINVAL naming it); a host
+     * (domain or mTLS domain) belongs to one site of the environment only (CG_EEXISTS naming the
+     * other site). replace as for cert_put; a replaced site keeps its rules. delete removes the
+     * site's rules with it. Certificates a site names cannot be deleted (cert_delete: CG_EINUSE
+     * naming the site). */
+    int (*site_put)(struct cg_store *s, const char *env, const struct cg_store_site *site, bool replace,
+                    struct cg_err *err);
+    int (*site_get)(struct cg_store *s, const char *env, const char *name, struct cg_store_site *out,
+                    struct cg_err *err);
+    int (*site_list)(struct cg_store *s, const char *env, struct cg_store_site_list *out, struct cg_err *err);
+    int (*site_delete)(struct cg_store *s, const char *env, const char *name, struct cg_err *err);
+
+    /* Profiles: every cas[].ca must be a certificate of kind ca; the presets' names are refused
+     * (CG_EINVAL). A profile named by a rule cannot be deleted (CG_EINUSE naming site and path);
+     * a ca named by a profile cannot be deleted (cert_delete: CG_EINUSE naming the profile). */
+    int (*profile_put)(struct cg_store *s, const char *env, const struct cg_store_profile *p, bool replace,
+                       struct cg_err *err);
+    int (*profile_get)(struct cg_store *s, const char *env, const char *name, struct cg_store_profile *out,
+                       struct cg_err *err);
+    int (*profile_list)(struct cg_store *s, const char *env, struct cg_store_profile_list *out,
+                        struct cg_err *err);
+    int (*profile_delete)(struct cg_store *s, const char *env, const char *name, struct cg_err *err);
+
+    /* Path rules: upsert by (site, path); the site must exist and profile must name a profile
+     * or a preset (CG_ENOTFOUND). list: one site's rules (site != NULL) or all, ordered by site
+     * then path. */
+    int (*rule_put)(struct cg_store *s, const char *env, const struct cg_store_rule *r, struct cg_err *err);
+    int (*rule_delete)(struct cg_store *s, const char *env, const char *site, const char *path,
+                       struct cg_err *err);
+    int (*rule_list)(struct cg_store *s, const char *env, const char *site, struct cg_store_rule_list *out,
+                     struct cg_err *err);
 };
 
 /* Every store object starts with this. */
@@ -177,5 +278,38 @@ static inline CG_RESULT cg_store_upstream_list(struct cg_store *s, const char *e
 static inline CG_RESULT cg_store_upstream_delete(struct cg_store *s, const char *env, const char *name,
                                                  struct cg_err *e)
 { return s->ops->upstream_delete(s, env, name, e); }
+
+static inline CG_RESULT cg_store_site_put(struct cg_store *s, const char *env, const struct cg_store_site *x,
+                                          bool replace, struct cg_err *e)
+{ return s->ops->site_put(s, env, x, replace, e); }
+static inline CG_RESULT cg_store_site_get(struct cg_store *s, const char *env, const char *name,
+                                          struct cg_store_site *o, struct cg_err *e)
+{ return s->ops->site_get(s, env, name, o, e); }
+static inline CG_RESULT cg_store_site_list(struct cg_store *s, const char *env, struct cg_store_site_list *o,
+                                           struct cg_err *e)
+{ return s->ops->site_list(s, env, o, e); }
+static inline CG_RESULT cg_store_site_delete(struct cg_store *s, const char *env, const char *name, struct cg_err *e)
+{ return s->ops->site_delete(s, env, name, e); }
+static inline CG_RESULT cg_store_profile_put(struct cg_store *s, const char *env, const struct cg_store_profile *x,
+                                             bool replace, struct cg_err *e)
+{ return s->ops->profile_put(s, env, x, replace, e); }
+static inline CG_RESULT cg_store_profile_get(struct cg_store *s, const char *env, const char *name,
+                                             struct cg_store_profile *o, struct cg_err *e)
+{ return s->ops->profile_get(s, env, name, o, e); }
+static inline CG_RESULT cg_store_profile_list(struct cg_store *s, const char *env, struct cg_store_profile_list *o,
+                                              struct cg_err *e)
+{ return s->ops->profile_list(s, env, o, e); }
+static inline CG_RESULT cg_store_profile_delete(struct cg_store *s, const char *env, const char *name,
+                                                struct cg_err *e)
+{ return s->ops->profile_delete(s, env, name, e); }
+static inline CG_RESULT cg_store_rule_put(struct cg_store *s, const char *env, const struct cg_store_rule *r,
+                                          struct cg_err *e)
+{ return s->ops->rule_put(s, env, r, e); }
+static inline CG_RESULT cg_store_rule_delete(struct cg_store *s, const char *env, const char *site, const char *path,
+                                             struct cg_err *e)
+{ return s->ops->rule_delete(s, env, site, path, e); }
+static inline CG_RESULT cg_store_rule_list(struct cg_store *s, const char *env, const char *site,
+                                           struct cg_store_rule_list *o, struct cg_err *e)
+{ return s->ops->rule_list(s, env, site, o, e); }
 
 #endif

@@ -1,0 +1,69 @@
+/* TLS for the ingress (SPEC.md section 4): certgate as the server. Built once per runtime (per
+ * configuration snapshot), never per connection:
+ * - one SSL_CTX per domain, presenting that domain's server certificate with its chain, with the
+ *   site's client-CA list (the CertificateRequest names them), its verification store (the site's
+ *   client CAs with their CRLs) and a session id context derived from the site and the runtime,
+ *   so that a session never resumes into another site or across a policy change;
+ * - a listener SSL_CTX whose ClientHello callback picks the domain by SNI and switches the SSL to
+ *   the domain's SSL_CTX, setting the verify mode from the site's mTLS mode (the mTLS domain is
+ *   always `required`). No SNI, or a name that no site has, is refused at the handshake
+ *   (unrecognized_name): a client never reaches a site it did not name.
+ * TLS 1.2 and 1.3 only, modern AEAD ciphers, ECDHE; session tickets with keys from the process'
+ * ticket keyring (net/tickets.h), one ticket per handshake. */
+#ifndef CG_NET_TLS_SERVER_H
+#define CG_NET_TLS_SERVER_H
+
+#include <stdbool.h>
+
+#include <openssl/ssl.h>
+
+#include "core/error.h"
+
+struct cg_runtime;
+
+/* Why a handshake was refused, or how the client certificate fared. */
+enum cg_tls_accept_failure {
+    CG_TLS_ACCEPT_OK,
+    CG_TLS_ACCEPT_NO_SNI,          /* the ClientHello named no server */
+    CG_TLS_ACCEPT_UNKNOWN_SNI,     /* it named a host no site has */
+    CG_TLS_ACCEPT_NO_SERVER_CERT,  /* the domain has no server certificate that fits */
+    CG_TLS_ACCEPT_CERT_REQUIRED,   /* required mode (or the mTLS domain) and no certificate */
+    CG_TLS_ACCEPT_CERT_INVALID,    /* a certificate that failed verification (any mode) */
+    CG_TLS_ACCEPT_PROTOCOL,        /* anything else: versions, ciphers, garbage, closed early */
+};
+
+/* Filled during a handshake; owned by the ingress session (attached to the SSL). */
+struct cg_tls_accept {
+    enum cg_tls_accept_failure failure;
+    int domain;                    /* index into the runtime's snap->domains; -1 until known */
+    int site;                      /* index into snap->sites; -1 until known */
+    char server_name[256];         /* SNI as sent (lowercased), "" when none */
+    bool presented;                /* the client sent a certificate */
+    long verify_result;            /* X509_V_* of the client certificate (X509_V_OK when fine) */
+    /* the rejection reason for the log: "expired", "not_yet_valid", "unknown_ca", "revoked",
+     * "wrong_usage", "bad_signature", "no_certificate", "other"; "" when none */
+    const char *reason;
+    char detail[256];              /* OpenSSL's words, for the log */
+};
+
+/* Builds the ingress contexts of rt (called by cg_runtime_new when the snapshot has sites; a
+ * failure fails the reload, with a message naming the site or domain). */
+CG_RESULT cg_tls_server_build(struct cg_runtime *rt, struct cg_err *err);
+/* Frees them (called by the runtime's last unref). */
+void cg_tls_server_free(struct cg_runtime *rt);
+
+/* A server SSL for an accepted connection (accept state), reporting into acc; NULL when rt has no
+ * sites or out of memory. */
+SSL *cg_tls_server_ssl_new(struct cg_runtime *rt, struct cg_tls_accept *acc);
+
+/* After a successful handshake: the client's verified chain (leaf first; a new reference the
+ * caller frees with OSSL_STACK_OF_X509_free / sk_X509_pop_free), or NULL when the client sent no
+ * certificate. For a resumed session the chain is verified again against the site's store (the
+ * session keeps the certificate, not the verified chain); a failure then returns NULL and sets
+ * acc->reason. */
+STACK_OF(X509) *cg_tls_server_client_chain(SSL *ssl, struct cg_runtime *rt, struct cg_tls_accept *acc);
+
+/* The log word for an X509_V_* result (see struct cg_tls_accept.reason). */
+const char *cg_tls_verify_reason(long verify_result);
+
+#endif
