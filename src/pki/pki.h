@@ -164,6 +164,18 @@ bool cg_pki_chain_order(X509 *leaf, STACK_OF(X509) *chain);
 
 /* Appends the PEM of leaf (if not NULL) and then of each certificate of chain. */
 CG_RESULT cg_pki_certs_to_pem(X509 *leaf, STACK_OF(X509) *chain, struct cg_buf *out);
+/* CRLs (SPEC.md: `ca add --crl FILE`, or X509 CRL blocks inside a CA bundle): PEM with one or
+ * more "X509 CRL" blocks (other blocks ignored), or one DER CRL. A file with no CRL is CG_EFORMAT
+ * naming what it is (cg_pki_describe); *out is NULL-free on success (at least one CRL). */
+CG_RESULT cg_pki_crls_load(const struct cg_pki_input *in, STACK_OF(X509_CRL) **out, struct cg_err *err);
+/* Checks each CRL against the bundle: its issuer must be a certificate of cas and its signature
+ * must verify (CG_ECERT naming the CRL's issuer otherwise); a CRL past its nextUpdate is a
+ * warning, not a refusal. */
+CG_RESULT cg_pki_crls_check(STACK_OF(X509_CRL) *crls, STACK_OF(X509) *cas, time_t now, struct cg_strlist *warnings,
+                            struct cg_err *err);
+/* PEM text of the CRLs (for the store's crl_pem), and back. */
+CG_RESULT cg_pki_crls_to_pem(STACK_OF(X509_CRL) *crls, struct cg_buf *out);
+CG_RESULT cg_pki_crls_from_pem(struct cg_slice pem, STACK_OF(X509_CRL) **out, struct cg_err *err);
 /* Parses PEM certificates written by cg_pki_certs_to_pem into a new stack (input order). */
 CG_RESULT cg_pki_certs_from_pem(struct cg_slice pem, STACK_OF(X509) **out, struct cg_err *err);
 
