@@ -146,13 +146,13 @@ static int run_serve(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_
     cg_egress_config_defaults(&ecfg);
     ecfg.allow_connect = cfg->egress_allow_connect;
     ecfg.default_upstream = cfg->egress_default_upstream;
-    ecfg.head_timeout_ms = cfg->timeout_head_ms;
-    ecfg.idle_timeout_ms = cfg->timeout_idle_ms;
-    ecfg.connect_timeout_ms = cfg->timeout_connect_ms;
-    ecfg.response_timeout_ms = cfg->timeout_response_ms;
-    ecfg.limits.max_head_bytes = cfg->limit_head_bytes;
-    ecfg.limits.max_headers = cfg->limit_headers;
-    ecfg.log = &log;
+    ecfg.proxy.head_timeout_ms = cfg->timeout_head_ms;
+    ecfg.proxy.idle_timeout_ms = cfg->timeout_idle_ms;
+    ecfg.proxy.connect_timeout_ms = cfg->timeout_connect_ms;
+    ecfg.proxy.response_timeout_ms = cfg->timeout_response_ms;
+    ecfg.proxy.limits.max_head_bytes = cfg->limit_head_bytes;
+    ecfg.proxy.limits.max_headers = cfg->limit_headers;
+    ecfg.proxy.log = &log;
 
     struct cg_listener_spec *specs = cg_calloc(listen->n, sizeof(*specs));
     if (rc == 0 && !specs) rc = CG_ENOMEM;

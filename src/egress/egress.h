@@ -15,16 +15,12 @@
 #include "core/log.h"
 #include "http/http.h"
 #include "net/worker.h"
+#include "proxy/proxy.h"
 
 struct cg_egress_config {
+    struct cg_proxy_config proxy;   /* timeouts, limits, access log */
     bool allow_connect;
     const char *default_upstream;   /* NULL: origin-form requests must name an upstream in Host */
-    uint32_t head_timeout_ms;       /* a request head must arrive within this (default 30 s) */
-    uint32_t idle_timeout_ms;       /* keep-alive between requests (default 60 s) */
-    uint32_t connect_timeout_ms;    /* DNS + connect + TLS handshake (default 5 s) */
-    uint32_t response_timeout_ms;   /* upstream silence while a response is due (default 60 s) */
-    struct cg_http_limits limits;
-    const struct cg_access_log *log;
 };
 
 void cg_egress_config_defaults(struct cg_egress_config *c);

@@ -125,6 +125,23 @@ int cg_conn_write(struct cg_conn *c, const uint8_t *buf, size_t len, size_t *n)
     return CG_EIO;
 }
 
+int cg_conn_handshake(struct cg_conn *c, bool *want_write)
+{
+    *want_write = false;
+    ERR_clear_error();
+    int r = SSL_do_handshake(c->ssl);
+    if (r == 1) return CG_IO_OK;
+    int e = SSL_get_error(c->ssl, r);
+    if (e == SSL_ERROR_WANT_READ) return CG_IO_AGAIN;
+    if (e == SSL_ERROR_WANT_WRITE) {
+        *want_write = true;
+        return CG_IO_AGAIN;
+    }
+    c->ssl_error = e;
+    c->sys_errno = errno;
+    return CG_EIO;
+}
+
 static void closed_cb(uv_handle_t *h)
 {
     struct cg_conn *c = h->data;

@@ -44,6 +44,10 @@ void cg_conn_watch(struct cg_conn *c, bool readable, bool writable);
 int cg_conn_read(struct cg_conn *c, uint8_t *buf, size_t cap, size_t *n);
 /* Writes up to len bytes: CG_IO_OK with *n > 0, CG_IO_AGAIN, or a negative error. */
 int cg_conn_write(struct cg_conn *c, const uint8_t *buf, size_t len, size_t *n);
+/* Advances the TLS handshake (either side; the SSL's state says which): CG_IO_OK when done,
+ * CG_IO_AGAIN with *want_write set when it waits for the socket to become writable (else
+ * readable), or CG_EIO (c->ssl_error, and the error queue, say more). */
+int cg_conn_handshake(struct cg_conn *c, bool *want_write);
 /* Closes the socket and the handle (SSL is shut down quietly and freed); on_close runs later
  * from the loop. Idempotent. */
 void cg_conn_close(struct cg_conn *c);
