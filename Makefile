@@ -61,9 +61,10 @@ fuzz: fuzz-build
 	  fi; \
 	done
 
-# Benchmarks: the micro-benchmarks, then the egress side by side with nginx and HAProxy in one
-# interleaved run (../shared/bench/compare.sh; it writes beside itself, so it runs from a copy).
-# QUICK=1 for a 3-minute smoke run; results in $(BUILD)/bench/results/compare.md.
+# Benchmarks: the micro-benchmarks, then the ingress, the egress and idle memory side by side with
+# nginx and HAProxy in one interleaved run (../shared/bench/compare.sh; it writes beside itself,
+# so it runs from a copy). PARTS="ingress egress memory" by default; QUICK=1 for a smoke run;
+# results in $(BUILD)/bench/results/compare.md.
 SHARED_BENCH ?= ../shared/bench
 bench: build
 	@$(BUILD)/bench_pin_resolve 10000
@@ -71,11 +72,9 @@ bench: build
 	@[ -d $(SHARED_BENCH) ] || { echo "no $(SHARED_BENCH): the comparison needs the shared bench"; exit 1; }
 	@$(SHARED_BENCH)/install.sh >/dev/null
 	@rm -rf $(BUILD)/bench && cp -r $(SHARED_BENCH) $(BUILD)/bench && chmod -R u+w $(BUILD)/bench
-	@# compare.sh swaps in its stunnel stand-in for BOTH commands when CAND_INGRESS_CMD is empty:
-	@# set it (the ingress candidate arrives with the ingress; PARTS=egress never starts it)
-	@cd $(BUILD)/bench && PARTS="$${PARTS:-egress}" CAND_NAME=certgate \
+	@cd $(BUILD)/bench && PARTS="$${PARTS:-ingress egress memory}" CAND_NAME=certgate \
 	  CERTGATE_BIN=$(CURDIR)/$(BUILD)/certgate \
-	  CAND_INGRESS_CMD='echo "certgate has no ingress yet" >&2; exit 1' \
+	  CAND_INGRESS_CMD='$(CURDIR)/bench/ingress-candidate' \
 	  CAND_EGRESS_CMD='$(CURDIR)/bench/egress-candidate' ./compare.sh
 	@cat $(BUILD)/bench/results/compare.md
 

@@ -18,6 +18,8 @@
 #include "core/str.h"
 #include "core/time.h"
 #include "egress/egress.h"
+#include "ingress/ingress.h"
+#include "net/tickets.h"
 #include "net/tls.h"
 #include "net/worker.h"
 
@@ -66,7 +68,11 @@ static void check_revision(struct daemon *d, bool force)
                  err.hint[0] ? " (hint: " : "", err.hint, err.hint[0] ? ")" : "");
 }
 
-static void reload_cb(uv_timer_t *t) { check_revision(t->data, false); }
+static void reload_cb(uv_timer_t *t)
+{
+    cg_tickets_tick();
+    check_revision(t->data, false);
+}
 
 static void signal_cb(uv_signal_t *h, int signum)
 {
@@ -84,10 +90,54 @@ static void signal_cb(uv_signal_t *h, int signum)
 
 static const struct cg_cli_opt serve_opts[] = {
     {"egress", true, true},
+    {"ingress", true, true},
     {"workers", true, false},
     {"access-log", true, false},
     {NULL, false, false},
 };
+
+/* The addresses of one kind of listener: the command line's (--egress/--ingress) replace the
+ * file's. */
+static int listen_addrs(const struct cg_cli_args *a, const char *flag, const struct cg_strlist *file,
+                        struct cg_strlist *out, struct cg_err *err)
+{
+    const char *flags[16];
+    int n = cg_cli_opt_all(a, flag, flags, 16);
+    for (int i = 0; i < n; i++) {
+        if (!cg_config_listen_addr_valid(flags[i])) {
+            cg_err_set(err, CG_EUSAGE, "--%s '%s' is not a listen address", flag, flags[i]);
+            return cg_err_hint(err, "give HOST:PORT, e.g. 127.0.0.1:8080");
+        }
+        CG_GUARD(cg_strlist_add(out, flags[i]));
+    }
+    for (size_t i = 0; n == 0 && i < file->n; i++) CG_GUARD(cg_strlist_add(out, file->items[i]));
+    return 0;
+}
+
+static void proxy_config(const struct cg_config *cfg, const struct cg_access_log *log, struct cg_proxy_config *pc)
+{
+    pc->handshake_timeout_ms = cfg->timeout_handshake_ms;
+    pc->head_timeout_ms = cfg->timeout_head_ms;
+    pc->idle_timeout_ms = cfg->timeout_idle_ms;
+    pc->connect_timeout_ms = cfg->timeout_connect_ms;
+    pc->response_timeout_ms = cfg->timeout_response_ms;
+    pc->max_body_bytes = cfg->limit_body_bytes;
+    /* release_idle_buffers stays as the listener's defaults set it */
+    pc->limits.max_head_bytes = cfg->limit_head_bytes;
+    pc->limits.max_headers = cfg->limit_headers;
+    pc->log = log;
+}
+
+static void list_text(const char *kind, const struct cg_strlist *l, char *out, size_t n)
+{
+    if (!l->n) return;
+    size_t k = strlen(out);
+    snprintf(out + k, n - k, "%s%s on ", k ? "; " : "", kind);
+    for (size_t i = 0; i < l->n; i++) {
+        k = strlen(out);
+        snprintf(out + k, n - k, "%s%s", i ? ", " : "", l->items[i]);
+    }
+}
 
 static int run_serve(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_err *err)
 {
@@ -96,42 +146,37 @@ static int run_serve(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_
     /* OpenSSL writes sockets with write(2): a peer that closed must be an EPIPE, not a signal
      * that kills the daemon */
     signal(SIGPIPE, SIG_IGN);
-    /* command-line listeners and workers override the file's */
-    const char *egress_flags[16];
-    int n_egress_flags = cg_cli_opt_all(a, "egress", egress_flags, 16);
-    struct cg_strlist egress;
+    struct cg_strlist egress, ingress;
     cg_strlist_init(&egress);
-    for (int i = 0; i < n_egress_flags; i++) {
-        if (!cg_config_listen_addr_valid(egress_flags[i])) {
-            cg_strlist_cleanup(&egress);
-            cg_err_set(err, CG_EUSAGE, "--egress '%s' is not a listen address", egress_flags[i]);
-            return cg_err_hint(err, "give HOST:PORT, e.g. 127.0.0.1:8080");
-        }
-        CG_GUARD(cg_strlist_add(&egress, egress_flags[i]));
-    }
-    const struct cg_strlist *listen = n_egress_flags ? &egress : &cfg->listen_egress;
+    cg_strlist_init(&ingress);
+    int rc = listen_addrs(a, "egress", &cfg->listen_egress, &egress, err);
+    if (rc == 0) rc = listen_addrs(a, "ingress", &cfg->listen_ingress, &ingress, err);
     unsigned workers = cfg->workers;
     const char *wflag = cg_cli_opt(a, "workers");
-    if (wflag) {
+    if (rc == 0 && wflag) {
         uint64_t n;
-        if (cg_str_to_u64(wflag, &n) < 0 || n > 1024) {
-            cg_strlist_cleanup(&egress);
-            return cg_err_set(err, CG_EUSAGE, "--workers must be a number from 0 to 1024, not '%s'", wflag);
-        }
+        if (cg_str_to_u64(wflag, &n) < 0 || n > 1024)
+            rc = cg_err_set(err, CG_EUSAGE, "--workers must be a number from 0 to 1024, not '%s'", wflag);
         workers = (unsigned)n;
     }
     if (workers == 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         workers = cores > 0 ? (unsigned)cores : 1;
     }
-    if (listen->n == 0) {
-        cg_strlist_cleanup(&egress);
+    if (rc == 0 && egress.n + ingress.n == 0) {
         cg_err_set(err, CG_EUSAGE, "nothing to serve: no listen address is configured");
-        return cg_err_hint(err, "set listen.egress in the config file (-c certgate.yaml), or give --egress 127.0.0.1:8080");
+        rc = cg_err_hint(err, "set listen.egress or listen.ingress in the config file (-c certgate.yaml), or give "
+                              "--egress 127.0.0.1:8080 / --ingress 0.0.0.0:8443");
+    }
+    if (rc < 0) {
+        cg_strlist_cleanup(&egress);
+        cg_strlist_cleanup(&ingress);
+        return rc;
     }
 
-    int rc = cg_cli_store(cli, false, err);
+    rc = cg_cli_store(cli, false, err);
     if (rc == 0) rc = cg_cli_master(cli, err);
+    if (rc == 0) rc = cg_tickets_init(0, err);
     struct daemon d;
     memset(&d, 0, sizeof(d));
     d.cli = cli;
@@ -146,26 +191,29 @@ static int run_serve(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_
     cg_egress_config_defaults(&ecfg);
     ecfg.allow_connect = cfg->egress_allow_connect;
     ecfg.default_upstream = cfg->egress_default_upstream;
-    ecfg.proxy.head_timeout_ms = cfg->timeout_head_ms;
-    ecfg.proxy.idle_timeout_ms = cfg->timeout_idle_ms;
-    ecfg.proxy.connect_timeout_ms = cfg->timeout_connect_ms;
-    ecfg.proxy.response_timeout_ms = cfg->timeout_response_ms;
-    ecfg.proxy.limits.max_head_bytes = cfg->limit_head_bytes;
-    ecfg.proxy.limits.max_headers = cfg->limit_headers;
-    ecfg.proxy.log = &log;
+    proxy_config(cfg, &log, &ecfg.proxy);
+    struct cg_ingress_config icfg;
+    cg_ingress_config_defaults(&icfg);
+    proxy_config(cfg, &log, &icfg.proxy);
 
-    struct cg_listener_spec *specs = cg_calloc(listen->n, sizeof(*specs));
+    size_t n_specs = egress.n + ingress.n;
+    struct cg_listener_spec *specs = cg_calloc(n_specs, sizeof(*specs));
     if (rc == 0 && !specs) rc = CG_ENOMEM;
-    for (size_t i = 0; rc == 0 && i < listen->n; i++)
-        specs[i] = (struct cg_listener_spec){.addr = listen->items[i], .on_accept = cg_egress_accept, .arg = &ecfg};
+    for (size_t i = 0; rc == 0 && i < egress.n; i++)
+        specs[i] = (struct cg_listener_spec){.addr = egress.items[i], .on_accept = cg_egress_accept, .arg = &ecfg};
+    for (size_t i = 0; rc == 0 && i < ingress.n; i++)
+        specs[egress.n + i] =
+            (struct cg_listener_spec){.addr = ingress.items[i], .on_accept = cg_ingress_accept, .arg = &icfg};
     struct cg_pool_limits pool = {.idle_timeout_ms = cfg->timeout_idle_ms};
     struct cg_worker *ws = NULL;
-    if (rc == 0) rc = cg_workers_start(&d.shared, specs, listen->n, workers, cfg->limit_connections, &pool, &ws, err);
+    if (rc == 0) rc = cg_workers_start(&d.shared, specs, n_specs, workers, cfg->limit_connections, &pool, &ws, err);
     if (rc < 0) {
         cg_free(specs);
         cg_access_log_close(&log);
         cg_shared_cleanup(&d.shared);
         cg_strlist_cleanup(&egress);
+        cg_strlist_cleanup(&ingress);
+        cg_tickets_cleanup();
         return rc;
     }
 
@@ -180,10 +228,10 @@ static int run_serve(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_
         sigs[i]->data = &d;
         uv_signal_start(sigs[i], signal_cb, nums[i]);
     }
-    char where[512] = "";
-    for (size_t i = 0; i < listen->n; i++)
-        snprintf(where + strlen(where), sizeof(where) - strlen(where), "%s%s", i ? ", " : "", listen->items[i]);
-    CG_LOG_I("serving environment '%s': egress on %s, %u worker%s", cli->env, where, workers, workers == 1 ? "" : "s");
+    char where[1024] = "";
+    list_text("egress", &egress, where, sizeof(where));
+    list_text("ingress", &ingress, where, sizeof(where));
+    CG_LOG_I("serving environment '%s': %s; %u worker%s", cli->env, where, workers, workers == 1 ? "" : "s");
 
     uv_run(loop, UV_RUN_DEFAULT);
 
@@ -204,14 +252,17 @@ static int run_serve(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_
     cg_access_log_close(&log);
     cg_free(specs);
     cg_strlist_cleanup(&egress);
+    cg_strlist_cleanup(&ingress);
+    cg_tickets_cleanup();
     CG_LOG_I("stopped");
     return 0;
 }
 
 const struct cg_cli_cmd cg_app_serve_cmds[] = {
-    {NULL, "serve", "[-c certgate.yaml] [--egress ADDR]... [--workers N] [--access-log PATH|stderr|off]",
-     "run the gateway: the egress listeners (and, as they come, ingress, admin, webhooks); reloads within a "
-     "second of any change in the store",
+    {NULL, "serve",
+     "[-c certgate.yaml] [--egress ADDR]... [--ingress ADDR]... [--workers N] [--access-log PATH|stderr|off]",
+     "run the gateway: the egress listeners (plain HTTP in, mTLS out) and the ingress listeners (TLS in, by "
+     "site); reloads within a second of any change in the store",
      0, 0, serve_opts, run_serve},
     {0},
 };

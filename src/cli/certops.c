@@ -2,9 +2,11 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/file.h"
 #include "core/mem.h"
+#include "core/str.h"
 #include "core/time.h"
 
 int cg_cli_name_check(const char *what, const char *name, struct cg_err *err)
@@ -79,14 +81,15 @@ static char *warnings_json(const struct cg_strlist *w)
 }
 
 int cg_cli_cert_save(struct cg_cli *cli, const char *name, enum cg_cert_kind kind, const struct cg_pki_identity *id,
-                     STACK_OF(X509) *cas, bool replace, bool make_default, struct cg_strlist *warnings,
-                     struct cg_err *err)
+                     STACK_OF(X509) *cas, STACK_OF(X509_CRL) *crls, bool replace, bool make_default,
+                     struct cg_strlist *warnings, struct cg_err *err)
 {
     struct cg_strlist w;
     cg_strlist_init(&w);
-    struct cg_buf pem, blob;
+    struct cg_buf pem, blob, crl_pem;
     cg_buf_init(&pem, 0);
     cg_buf_init(&blob, 0);
+    cg_buf_init(&crl_pem, 0);
     struct cg_store_cert rec = {0};
     struct cg_store_cert old = {0};
     char *wj = NULL;
@@ -107,6 +110,11 @@ int cg_cli_cert_save(struct cg_cli *cli, const char *name, enum cg_cert_kind kin
     }
     rc = kind == CG_CERT_CA ? cg_pki_ca_check(cas, now, &w) : cg_pki_identity_check(id, kind, now, &w);
     if (rc < 0) goto out;
+    if (kind == CG_CERT_CA && crls && sk_X509_CRL_num(crls) > 0) {
+        if ((rc = cg_pki_crls_check(crls, cas, now, &w, err)) < 0) goto out;
+        if ((rc = cg_pki_crls_to_pem(crls, &crl_pem)) < 0) goto out;
+        rec.crl_pem = (char *)cg_buf_str(&crl_pem);
+    }
     rc = CG_ENOMEM;
     if (!(wj = warnings_json(&w))) goto out;
     if ((rc = kind == CG_CERT_CA ? cg_pki_certs_to_pem(NULL, cas, &pem) : cg_pki_certs_to_pem(id->leaf, id->chain, &pem)) < 0)
@@ -132,10 +140,29 @@ out:
     cg_store_cert_cleanup(&old);
     free(wj);
     cg_buf_cleanup(&pem);
+    cg_buf_cleanup(&crl_pem);
     cg_wipe(blob.ptr, blob.cap);
     cg_buf_cleanup(&blob);
     cg_strlist_cleanup(&w);
     return rc;
+}
+
+bool cg_cli_sans_cover(const struct cg_pki_facts *f, const char *host)
+{
+    return cg_pki_sans_cover(&f->sans, host);
+}
+
+int cg_cli_bundle_find(STACK_OF(X509) *cas, const char *fp)
+{
+    for (int i = 0; i < sk_X509_num(cas); i++) {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int n = 0;
+        char hex[2 * EVP_MAX_MD_SIZE + 1];
+        if (!X509_digest(sk_X509_value(cas, i), EVP_sha256(), md, &n)) continue;
+        cg_hex_encode(md, n, hex);
+        if (!strcmp(hex, fp)) return i;
+    }
+    return -1;
 }
 
 int cg_cert_view_load(const struct cg_store_cert *row, struct cg_cert_view *v, struct cg_err *err)
@@ -162,11 +189,13 @@ int cg_cert_view_load(const struct cg_store_cert *row, struct cg_cert_view *v, s
         if (json_is_string(item)) CG_GUARD(cg_strlist_add(&v->warnings, json_string_value(item)));
     }
     json_decref(w);
+    if (row->crl_pem) return cg_pki_crls_from_pem(cg_slice_str(row->crl_pem), &v->crls, err);
     return 0;
 }
 
 void cg_cert_view_cleanup(struct cg_cert_view *v)
 {
+    sk_X509_CRL_pop_free(v->crls, X509_CRL_free);
     for (size_t i = 0; v->facts && i < v->n; i++) cg_pki_facts_cleanup(&v->facts[i]);
     cg_free(v->facts);
     sk_X509_pop_free(v->certs, X509_free);
@@ -202,6 +231,26 @@ static void facts_fill(json_t *o, const struct cg_pki_facts *f, time_t not_befor
     json_object_set_new(o, "extended_key_usage", strlist_json(&f->eku));
 }
 
+/* [{issuer, last_update, next_update, stale, revoked}] */
+static json_t *crls_json(STACK_OF(X509_CRL) *crls, time_t now)
+{
+    json_t *a = json_array();
+    for (int i = 0; a && crls && i < sk_X509_CRL_num(crls); i++) {
+        struct cg_pki_crl_facts f;
+        cg_pki_crl_facts_get(sk_X509_CRL_value(crls, i), &f);
+        char lu[32], nu[32];
+        json_t *c = json_object();
+        json_object_set_new(c, "issuer", json_string(f.issuer));
+        json_object_set_new(c, "last_update", json_string(cg_time_rfc3339(f.last_update, lu, sizeof(lu))));
+        json_object_set_new(c, "next_update",
+                            f.next_update ? json_string(cg_time_rfc3339(f.next_update, nu, sizeof(nu))) : json_null());
+        json_object_set_new(c, "stale", json_boolean(f.next_update && f.next_update < now));
+        json_object_set_new(c, "revoked", json_integer((json_int_t)f.revoked));
+        json_array_append_new(a, c);
+    }
+    return a;
+}
+
 json_t *cg_cert_view_json(const struct cg_cert_view *v, time_t now, const struct cg_strlist *pinned_by)
 {
     char ts[32];
@@ -218,6 +267,7 @@ json_t *cg_cert_view_json(const struct cg_cert_view *v, time_t now, const struct
         json_array_append_new(list, c);
     }
     json_object_set_new(o, v->row->kind == CG_STORE_CA ? "certificates" : "chain", list);
+    if (v->row->kind == CG_STORE_CA) json_object_set_new(o, "crls", crls_json(v->crls, now));
     if (pinned_by) json_object_set_new(o, "pinned_by", strlist_json(pinned_by));
     json_object_set_new(o, "created_at", json_string(cg_time_rfc3339((time_t)v->row->created_at, ts, sizeof(ts))));
     json_object_set_new(o, "updated_at", json_string(cg_time_rfc3339((time_t)v->row->updated_at, ts, sizeof(ts))));

@@ -29,14 +29,23 @@ CG_RESULT cg_cli_identity_load(const char *file, const char *key_file, const cha
                                const char *password, bool may_prompt, struct cg_pki_identity *out,
                                struct cg_err *err);
 
-/* Stores one certificate: an identity (client/server) or a CA bundle (cas). Computes and stores
+/* Stores one certificate: an identity (client/server) or a CA bundle (cas, with the CRLs of its
+ * issuers: crls may be NULL or empty; each is checked with cg_pki_crls_check). Computes and stores
  * its warnings (also appended to *warnings), seals the key with the master key (cli must have
  * the store open and the master key loaded). replace: an existing certificate of that name (of
- * the same kind) is replaced and keeps its default mark unless make_default. Runs inside the
- * caller's transaction when there is one. */
+ * the same kind) is replaced -- nothing of the old one is kept (CRLs included) but its default
+ * mark, unless make_default. Runs inside the caller's transaction when there is one. */
 CG_RESULT cg_cli_cert_save(struct cg_cli *cli, const char *name, enum cg_cert_kind kind,
-                           const struct cg_pki_identity *id, STACK_OF(X509) *cas, bool replace,
-                           bool make_default, struct cg_strlist *warnings, struct cg_err *err);
+                           const struct cg_pki_identity *id, STACK_OF(X509) *cas, STACK_OF(X509_CRL) *crls,
+                           bool replace, bool make_default, struct cg_strlist *warnings, struct cg_err *err);
+
+/* Whether the DNS SANs of a server certificate cover host (RFC 6125 section 6.4: exact, ignoring
+ * case, or a "*." SAN standing for exactly one whole label; a wildcard host is covered by the
+ * same wildcard only). */
+bool cg_cli_sans_cover(const struct cg_pki_facts *f, const char *host);
+
+/* The index of the certificate of cas whose SHA-256 fingerprint (64 lowercase hex) is fp, or -1. */
+int cg_cli_bundle_find(STACK_OF(X509) *cas, const char *fp);
 
 /* A stored certificate, parsed for display. */
 struct cg_cert_view {
@@ -46,6 +55,7 @@ struct cg_cert_view {
     size_t n;
     time_t not_before, not_after; /* the leaf's; for a CA bundle the latest start and earliest end */
     struct cg_strlist warnings;   /* stored at import */
+    STACK_OF(X509_CRL) *crls;     /* ca: the stored CRLs; NULL when none */
 };
 
 CG_RESULT cg_cert_view_load(const struct cg_store_cert *row, struct cg_cert_view *v, struct cg_err *err);

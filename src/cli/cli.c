@@ -13,8 +13,8 @@
 #endif
 
 static const struct cg_cli_cmd *groups[] = {
-    cg_cli_init_cmds, cg_cli_cert_cmds, cg_cli_pin_cmds, cg_cli_upstream_cmds, cg_cli_import_cmds,
-    cg_cli_check_cmds,
+    cg_cli_init_cmds, cg_cli_cert_cmds, cg_cli_pin_cmds, cg_cli_upstream_cmds, cg_cli_site_cmds,
+    cg_cli_profile_cmds, cg_cli_import_cmds, cg_cli_check_cmds,
     NULL, /* the app's extra commands (serve) */
 };
 
@@ -24,6 +24,10 @@ static const char *group_summary(const char *group)
     if (!strcmp(group, "ca")) return "certificate authorities (CA bundles)";
     if (!strcmp(group, "pin")) return "which client certificate is presented to which service or host";
     if (!strcmp(group, "upstream")) return "named egress destinations: URL, trust, server name, SPKI pin, timeouts";
+    if (!strcmp(group, "site")) return "ingress applications: backend, domains and their server certificates, mTLS "
+                                      "mode, client CAs, path rules";
+    if (!strcmp(group, "profile")) return "access profiles for path rules: allowed and denied IP ranges, client CAs and "
+                                         "their selected signers";
     if (!strcmp(group, "import")) return "import settings from the platforms users migrate from";
     return "";
 }
@@ -100,6 +104,13 @@ int cg_cli_opt_all(const struct cg_cli_args *a, const char *name, const char **o
     for (int i = 0; i < a->n_opts && n < max; i++)
         if (!strcmp(a->opt_name[i], name)) out[n++] = a->opt_val[i];
     return n;
+}
+
+int cg_cli_opts_exclusive(const struct cg_cli_args *a, const char *x, const char *y, struct cg_err *err)
+{
+    if (!cg_cli_flag(a, x) || !cg_cli_flag(a, y)) return 0;
+    cg_err_set(err, CG_EUSAGE, "--%s and --%s contradict each other", x, y);
+    return cg_err_hint(err, "give one of them");
 }
 
 static int usage_error(struct cg_err *err, const struct cg_cli_cmd *c, const char *what, const char *arg)

@@ -13,7 +13,7 @@
 #include "store/store.h"
 
 #define CG_CLI_MAX_ARGS 16
-#define CG_CLI_MAX_OPTS 24
+#define CG_CLI_MAX_OPTS 64 /* a site may have many --domain options */
 
 /* An option a command accepts: "--key FILE" has_arg, "--default" not. */
 struct cg_cli_opt {
@@ -62,6 +62,8 @@ extern const struct cg_cli_cmd cg_cli_pin_cmds[];
 extern const struct cg_cli_cmd cg_cli_import_cmds[];
 extern const struct cg_cli_cmd cg_cli_check_cmds[];
 extern const struct cg_cli_cmd cg_cli_upstream_cmds[];
+extern const struct cg_cli_cmd cg_cli_site_cmds[];
+extern const struct cg_cli_cmd cg_cli_profile_cmds[];
 
 /* Entry point: runs argv and returns the exit status. extra: more commands (the app's `serve`,
  * which the CLI library may not link itself: it starts event loops), terminated by {0}; may be
@@ -73,6 +75,8 @@ const char *cg_cli_opt(const struct cg_cli_args *a, const char *name); /* last v
 bool cg_cli_flag(const struct cg_cli_args *a, const char *name);
 /* Every value of a repeatable option, in order. */
 int cg_cli_opt_all(const struct cg_cli_args *a, const char *name, const char **out, int max);
+/* CG_EUSAGE ("--x and --y contradict each other") when both options were given; 0 otherwise. */
+CG_RESULT cg_cli_opts_exclusive(const struct cg_cli_args *a, const char *x, const char *y, struct cg_err *err);
 
 /* ---- context (context.c) ---- */
 /* Resolves env, store URL and master key path. */

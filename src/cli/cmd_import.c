@@ -98,12 +98,12 @@ static int import_commit(struct cg_cli *cli, struct import *im, bool replace, st
     struct cg_strlist *warnings = cg_calloc(im->n_certs + im->n_cas + 1, sizeof(*warnings));
     int rc = warnings ? 0 : CG_ENOMEM;
     for (size_t i = 0; rc == 0 && i < im->n_certs; i++) {
-        rc = cg_cli_cert_save(cli, im->certs[i].name, CG_CERT_CLIENT, &im->certs[i].id, NULL, replace,
+        rc = cg_cli_cert_save(cli, im->certs[i].name, CG_CERT_CLIENT, &im->certs[i].id, NULL, NULL, replace,
                               (int)i == im->default_cert, &warnings[i], err);
         if (rc < 0) cg_err_prefix(err, "certificate '%s'", im->certs[i].name);
     }
     for (size_t i = 0; rc == 0 && i < im->n_cas; i++) {
-        rc = cg_cli_cert_save(cli, im->ca_names[i], CG_CERT_CA, NULL, im->cas[i], replace, false,
+        rc = cg_cli_cert_save(cli, im->ca_names[i], CG_CERT_CA, NULL, im->cas[i], NULL, replace, false,
                               &warnings[im->n_certs + i], err);
         if (rc < 0) cg_err_prefix(err, "ca '%s'", im->ca_names[i]);
     }

@@ -35,19 +35,12 @@ static void cas_clear(struct cg_store_upstream *u)
     u->n_cas = 0;
 }
 
-static int both_given(const struct cg_cli_args *a, const char *x, const char *y, struct cg_err *err)
-{
-    if (!cg_cli_flag(a, x) || !cg_cli_flag(a, y)) return 0;
-    cg_err_set(err, CG_EUSAGE, "--%s and --%s contradict each other", x, y);
-    return cg_err_hint(err, "give one of them");
-}
-
 /* Applies the options of add/set to u (whose name is set), checking each value. */
 static int apply_opts(const struct cg_cli_args *a, struct cg_store_upstream *u, struct cg_err *err)
 {
-    CG_GUARD(both_given(a, "ca", "no-ca", err));
-    CG_GUARD(both_given(a, "server-name", "no-server-name", err));
-    CG_GUARD(both_given(a, "spki-sha256", "no-spki", err));
+    CG_GUARD(cg_cli_opts_exclusive(a, "ca", "no-ca", err));
+    CG_GUARD(cg_cli_opts_exclusive(a, "server-name", "no-server-name", err));
+    CG_GUARD(cg_cli_opts_exclusive(a, "spki-sha256", "no-spki", err));
     const char *v;
     if ((v = cg_cli_opt(a, "url"))) CG_GUARD(str_set(&u->url, v, err));
     const char *cas[CG_CLI_MAX_OPTS];

@@ -31,6 +31,7 @@ void cg_config_init(struct cg_config *c)
     c->log_level = CG_LOG_INFO;
     c->log_access = NULL;
     c->log_format = CG_LOG_FORMAT_TEXT;
+    c->timeout_handshake_ms = 10000;
     c->timeout_head_ms = 30000;
     c->timeout_idle_ms = 60000;
     c->timeout_connect_ms = 5000;
@@ -459,6 +460,7 @@ static int set_bool(struct parser *p, const char *path, const yaml_event_t *v, b
     {                                                                                                  \
         return set_uint(p, path, v, min, max, &p->cfg->field);                                         \
     }
+UINT_KEY(key_timeout_handshake, timeout_handshake_ms, 100, 600000)
 UINT_KEY(key_timeout_head, timeout_head_ms, 100, 3600000)
 UINT_KEY(key_timeout_idle, timeout_idle_ms, 100, 3600000)
 UINT_KEY(key_timeout_connect, timeout_connect_ms, 100, 600000)
@@ -466,6 +468,7 @@ UINT_KEY(key_timeout_response, timeout_response_ms, 100, 3600000)
 UINT_KEY(key_timeout_drain, timeout_drain_ms, 0, 3600000)
 UINT_KEY(key_limit_head, limit_head_bytes, 1024, 1048576)
 UINT_KEY(key_limit_headers, limit_headers, 8, 128)
+UINT_KEY(key_limit_body, limit_body_bytes, 0, 4294967295u)
 UINT_KEY(key_limit_connections, limit_connections, 1, 1000000)
 UINT_KEY(key_reload, reload_ms, 50, 60000)
 
@@ -587,12 +590,13 @@ static const struct key egress_keys[] = {
     {"default_upstream", key_egress_default},
 };
 static const struct key timeout_keys[] = {
-    {"head_ms", key_timeout_head},       {"idle_ms", key_timeout_idle},   {"connect_ms", key_timeout_connect},
+    {"handshake_ms", key_timeout_handshake}, {"head_ms", key_timeout_head}, {"idle_ms", key_timeout_idle},   {"connect_ms", key_timeout_connect},
     {"response_ms", key_timeout_response}, {"drain_ms", key_timeout_drain},
 };
 static const struct key limit_keys[] = {
     {"max_head_bytes", key_limit_head},
     {"max_headers", key_limit_headers},
+    {"max_body_bytes", key_limit_body},
     {"max_connections", key_limit_connections},
 };
 static int key_egress(struct parser *p, const char *path, yaml_event_t *v)

@@ -17,6 +17,7 @@
  *     allow_connect: false             # CONNECT tunnels (never to a host that gets a certificate)
  *     default_upstream: partner-api    # origin-form requests whose Host names no upstream
  *   timeouts:                          # milliseconds
+ *     handshake_ms: 10000              # ingress: the TLS handshake
  *     head_ms: 30000
  *     idle_ms: 60000
  *     connect_ms: 5000
@@ -25,6 +26,7 @@
  *   limits:
  *     max_head_bytes: 65536
  *     max_headers: 100
+ *     max_body_bytes: 0                # request bodies; larger ones get 413 (0: no limit)
  *     max_connections: 10000           # per worker; more are closed at once
  *   reload_ms: 250
  *
@@ -60,6 +62,7 @@ struct cg_config {
     /* the daemon (docs/configuration.md has the defaults) */
     bool egress_allow_connect;          /* egress.allow_connect, default false */
     char *egress_default_upstream;      /* egress.default_upstream, NULL = none */
+    uint32_t timeout_handshake_ms;      /* timeouts.handshake_ms: ingress TLS handshakes (10000) */
     uint32_t timeout_head_ms;           /* timeouts.head_ms: a request head must arrive within (30000) */
     uint32_t timeout_idle_ms;           /* timeouts.idle_ms: keep-alive between requests (60000) */
     uint32_t timeout_connect_ms;        /* timeouts.connect_ms: DNS + connect + handshake (5000) */
@@ -67,6 +70,7 @@ struct cg_config {
     uint32_t timeout_drain_ms;          /* timeouts.drain_ms: SIGTERM waits this long (30000) */
     uint32_t limit_head_bytes;          /* limits.max_head_bytes (65536) */
     uint32_t limit_headers;             /* limits.max_headers (100) */
+    uint32_t limit_body_bytes;          /* limits.max_body_bytes: 0 = no limit (0) */
     uint32_t limit_connections;         /* limits.max_connections: per worker (10000) */
     uint32_t reload_ms;                 /* reload_ms: how often the store's revision is polled (250) */
 };

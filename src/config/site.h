@@ -38,7 +38,8 @@ CG_RESULT cg_site_backend_parse(const char *url, char **host, uint16_t *port, st
  * one wildcard label; refused with CG_EINVAL otherwise. *out is allocated, lowercase. */
 CG_RESULT cg_site_host_normalize(const char *host, char **out, struct cg_err *err);
 /* A rule's path prefix: starts with '/', at most 1024 bytes, no '?', '#', spaces or control
- * characters, no dot segments; refused with CG_EINVAL. */
+ * characters, no dot segments, and none of what normalisation removes from a request's path
+ * ('%' escapes, "//"), so that every accepted rule can match; refused with CG_EINVAL. */
 CG_RESULT cg_site_path_check(const char *path, struct cg_err *err);
 
 /* ---- matching ---- */

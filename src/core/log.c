@@ -126,6 +126,14 @@ void cg_access_log_write(const struct cg_access_log *l, const struct cg_access_e
                                e->resumed < 0 ? "null" : e->resumed ? "true" : "false",
                                e->reused < 0 ? "null" : e->reused ? "true" : "false");
         if (!rc) rc = e->error ? json_str(&b, e->error) : cg_buf_append_str(&b, "null");
+        if (!rc && e->site) {
+            const char *names[] = {"site", "rule", "profile", "reason"};
+            const char *vals[] = {e->site, e->rule, e->profile, e->reason};
+            for (size_t i = 0; i < 4 && !rc; i++) {
+                rc = cg_buf_printf(&b, ",\"%s\":", names[i]);
+                if (!rc) rc = vals[i] ? json_str(&b, vals[i]) : cg_buf_append_str(&b, "null");
+            }
+        }
         if (!rc) rc = cg_buf_append_str(&b, "}\n");
     } else {
         rc = cg_buf_printf(&b, "%s %s ", ts, e->listener ? e->listener : "-");
@@ -148,6 +156,14 @@ void cg_access_log_write(const struct cg_access_log *l, const struct cg_access_e
             rc = cg_buf_printf(&b, " resumed=%s reused=%s error=", e->resumed < 0 ? "-" : e->resumed ? "yes" : "no",
                                e->reused < 0 ? "-" : e->reused ? "yes" : "no");
         if (!rc) rc = text_field(&b, e->error);
+        if (!rc && e->site) {
+            const char *names[] = {"site", "rule", "profile", "reason"};
+            const char *vals[] = {e->site, e->rule, e->profile, e->reason};
+            for (size_t i = 0; i < 4 && !rc; i++) {
+                rc = cg_buf_printf(&b, " %s=", names[i]);
+                if (!rc) rc = text_field(&b, vals[i]);
+            }
+        }
         if (!rc) rc = cg_buf_append(&b, "\n", 1);
     }
     if (rc == 0) {

@@ -38,12 +38,17 @@ struct cg_access_entry {
     uint64_t bytes_in, bytes_out;
     uint64_t duration_us;
     const char *upstream;     /* "api.partner.example:443" or "" */
-    const char *cert;         /* certificate presented, or NULL */
+    const char *cert;         /* certificate presented (egress: the name; ingress: the client's subject), or NULL */
     const char *fingerprint;  /* its SHA-256, or NULL */
     const char *tls_version;  /* "TLSv1.3" or NULL */
     int resumed;              /* -1 unknown, 0, 1 */
     int reused;               /* upstream connection from the pool: -1, 0, 1 */
     const char *error;        /* error code, or NULL */
+    /* ingress only (written when site is set): the site, and the access decision */
+    const char *site;
+    const char *rule;         /* the path rule that decided, or NULL */
+    const char *profile;      /* its profile (or preset), or NULL */
+    const char *reason;       /* why (cg_access_check's words, or the TLS rejection), or NULL */
 };
 
 /* path NULL or "stderr": standard error; "off": no access log. */

@@ -16,6 +16,8 @@
 CG_RESULT cg_tickets_init(uint32_t rotate_s, struct cg_err *err);
 /* Rotates when due (the daemon's control thread calls it once a second). */
 void cg_tickets_tick(void);
+/* Rotates now, whether due or not (tests; an operator's forced rotation). */
+void cg_tickets_rotate(void);
 /* Installs the ticket callback on a server SSL_CTX. */
 void cg_tickets_attach(SSL_CTX *ctx);
 void cg_tickets_cleanup(void);

@@ -1,6 +1,7 @@
 #include "net/tls.h"
 
 #include "net/dial.h"
+#include "net/tls_server.h"
 
 #include <string.h>
 
@@ -116,6 +117,11 @@ int cg_runtime_new(struct cg_snapshot *snap, const char *system_ca_file, struct 
                                   snap->certs[up->cas[k]].name);
             }
     }
+    int rc = snap->n_sites > 0 ? cg_tls_server_build(rt, err) : 0; /* the ingress contexts */
+    if (rc < 0) {
+        cg_runtime_unref(rt);
+        return rc;
+    }
     *out = rt;
     return 0;
 nomem:
@@ -132,6 +138,7 @@ struct cg_runtime *cg_runtime_ref(struct cg_runtime *rt)
 void cg_runtime_unref(struct cg_runtime *rt)
 {
     if (!rt || atomic_fetch_sub(&rt->refs, 1) != 1) return;
+    cg_tls_server_free(rt);
     size_t n_ctx = rt->snap ? (rt->snap->n_certs + 1) * rt->n_trust : 0;
     for (size_t i = 0; rt->ctx && i < n_ctx; i++) SSL_CTX_free(rt->ctx[i]);
     for (size_t i = 0; rt->trust && i < rt->n_trust; i++) X509_STORE_free(rt->trust[i]);

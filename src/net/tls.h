@@ -26,6 +26,7 @@ struct cg_runtime {
     pthread_mutex_t lock;         /* guards ctx[] creation only */
     SSL_CTX **ctx;                /* [(n_certs + 1) * n_trust], lazily built: (cert or none) x trust */
     char *system_ca_file;         /* NULL: OpenSSL's default paths */
+    struct cg_tls_server *server; /* the ingress contexts (net/tls_server.h); NULL without sites */
 };
 
 /* Builds the runtime for snap (takes its own reference). Trust stores are built eagerly so that

@@ -2,12 +2,14 @@
  * configuration snapshot), never per connection:
  * - one SSL_CTX per domain, presenting that domain's server certificate with its chain, with the
  *   site's client-CA list (the CertificateRequest names them), its verification store (the site's
- *   client CAs with their CRLs) and a session id context derived from the site and the runtime,
- *   so that a session never resumes into another site or across a policy change;
+ *   client CAs with their CRLs) and a session id context derived from the site and its policy
+ *   (verify mode, CAs, CRLs), so that a session never resumes into another site or across a
+ *   policy change (an unrelated change, such as a pin or another site, keeps sessions);
  * - a listener SSL_CTX whose ClientHello callback picks the domain by SNI and switches the SSL to
  *   the domain's SSL_CTX, setting the verify mode from the site's mTLS mode (the mTLS domain is
- *   always `required`). No SNI, or a name that no site has, is refused at the handshake
- *   (unrecognized_name): a client never reaches a site it did not name.
+ *   always `required`; a `required` site's other domains ask for no certificate when it has an
+ *   mTLS domain, since the ingress answers them 403). No SNI, or a name that no site has, is
+ *   refused at the handshake (unrecognized_name): a client never reaches a site it did not name.
  * TLS 1.2 and 1.3 only, modern AEAD ciphers, ECDHE; session tickets with keys from the process'
  * ticket keyring (net/tickets.h), one ticket per handshake. */
 #ifndef CG_NET_TLS_SERVER_H
@@ -32,7 +34,10 @@ enum cg_tls_accept_failure {
     CG_TLS_ACCEPT_PROTOCOL,        /* anything else: versions, ciphers, garbage, closed early */
 };
 
-/* Filled during a handshake; owned by the ingress session (attached to the SSL). */
+/* Filled during a handshake; owned by the ingress session (attached to the SSL, whose info
+ * callback fills it: do not replace that callback). failure reads CG_TLS_ACCEPT_PROTOCOL until
+ * the handshake completes or a more precise cause is known, so that a handshake that fails for
+ * any other reason (a version, a cipher, garbage, a close) is PROTOCOL without more work. */
 struct cg_tls_accept {
     enum cg_tls_accept_failure failure;
     int domain;                    /* index into the runtime's snap->domains; -1 until known */
@@ -58,9 +63,10 @@ SSL *cg_tls_server_ssl_new(struct cg_runtime *rt, struct cg_tls_accept *acc);
 
 /* After a successful handshake: the client's verified chain (leaf first; a new reference the
  * caller frees with OSSL_STACK_OF_X509_free / sk_X509_pop_free), or NULL when the client sent no
- * certificate. For a resumed session the chain is verified again against the site's store (the
- * session keeps the certificate, not the verified chain); a failure then returns NULL and sets
- * acc->reason. */
+ * certificate. For a resumed session it is the chain verified in the full handshake, carried in
+ * the ticket (whose session id context binds it to the site's CAs, CRLs and mode, so that only
+ * time can have changed), checked again for validity now; a failure then returns NULL and sets
+ * acc->reason (and acc->failure to CG_TLS_ACCEPT_CERT_INVALID). */
 STACK_OF(X509) *cg_tls_server_client_chain(SSL *ssl, struct cg_runtime *rt, struct cg_tls_accept *acc);
 
 /* The log word for an X509_V_* result (see struct cg_tls_accept.reason). */

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -49,6 +50,7 @@ static void name_get(const X509_NAME *name, char *buf, size_t n)
 }
 
 void cg_pki_subject_get(X509 *cert, char *buf, size_t n) { name_get(X509_get_subject_name(cert), buf, n); }
+void cg_pki_name_get(const X509_NAME *name, char *buf, size_t n) { name_get(name, buf, n); }
 
 EVP_PKEY *cg_pki_key_to_default_ctx(EVP_PKEY *key)
 {
@@ -224,4 +226,26 @@ void cg_pki_facts_cleanup(struct cg_pki_facts *f)
     if (!f) return;
     cg_strlist_cleanup(&f->sans);
     cg_strlist_cleanup(&f->eku);
+}
+
+bool cg_pki_sans_cover(const struct cg_strlist *sans, const char *host)
+{
+    uint8_t ip[16], san_ip[16];
+    int family = inet_pton(AF_INET, host, ip) == 1 ? AF_INET : inet_pton(AF_INET6, host, ip) == 1 ? AF_INET6 : 0;
+    const char *rest = strchr(host, '.');
+    for (size_t i = 0; i < sans->n; i++) {
+        const char *san = sans->items[i];
+        if (family) {
+            if (!strncmp(san, "IP:", 3) && inet_pton(family, san + 3, san_ip) == 1 &&
+                !memcmp(ip, san_ip, family == AF_INET ? 4 : 16))
+                return true;
+            continue;
+        }
+        if (strncmp(san, "DNS:", 4) != 0) continue;
+        san += 4;
+        if (strcasecmp(san, host) == 0) return true;
+        if (san[0] == '*' && san[1] == '.' && host[0] != '*' && rest && rest != host && strcasecmp(san + 1, rest) == 0)
+            return true;
+    }
+    return false;
 }

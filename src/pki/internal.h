@@ -102,5 +102,7 @@ EVP_PKEY *cg_pki_key_to_default_ctx(EVP_PKEY *key);
 bool cg_pki_asn1_time_get(const ASN1_TIME *t, time_t *out);
 /* RFC 2253 subject of cert into buf. */
 void cg_pki_subject_get(X509 *cert, char *buf, size_t n);
+/* RFC 2253 form of any name (a CRL's issuer) into buf. */
+void cg_pki_name_get(const X509_NAME *name, char *buf, size_t n);
 
 #endif

@@ -133,6 +133,12 @@ struct cg_pki_facts {
 /* Fills facts; call cg_pki_facts_cleanup afterwards. */
 CG_RESULT cg_pki_facts_get(X509 *cert, struct cg_pki_facts *out);
 void cg_pki_facts_cleanup(struct cg_pki_facts *f);
+/* Whether SANs (as cg_pki_facts lists them: "DNS:name", "IP:addr") cover host: a DNS name
+ * exactly or with a wildcard standing for the whole first label (RFC 6125 6.4.3; "f*.example.com"
+ * is not honoured, as browsers do), or an IP address literal equal to an IP SAN. */
+bool cg_pki_sans_cover(const struct cg_strlist *sans, const char *host);
+/* RFC 2253 subject of cert into buf (truncated to n - 1 bytes); for messages and logs. */
+void cg_pki_subject_get(X509 *cert, char *buf, size_t n);
 
 /* ---- checks that produce warnings (check.c) -------------------------------------------------- */
 
@@ -173,9 +179,18 @@ CG_RESULT cg_pki_crls_load(const struct cg_pki_input *in, STACK_OF(X509_CRL) **o
  * warning, not a refusal. */
 CG_RESULT cg_pki_crls_check(STACK_OF(X509_CRL) *crls, STACK_OF(X509) *cas, time_t now, struct cg_strlist *warnings,
                             struct cg_err *err);
-/* PEM text of the CRLs (for the store's crl_pem), and back. */
+/* PEM text of the CRLs (for the store's crl_pem), and back (text without any block gives an
+ * empty stack; a block of another type is CG_EFORMAT). */
 CG_RESULT cg_pki_crls_to_pem(STACK_OF(X509_CRL) *crls, struct cg_buf *out);
 CG_RESULT cg_pki_crls_from_pem(struct cg_slice pem, STACK_OF(X509_CRL) **out, struct cg_err *err);
+/* What `ca show` says about a CRL. */
+struct cg_pki_crl_facts {
+    char issuer[512];         /* RFC 2253 */
+    time_t last_update;
+    time_t next_update;       /* 0: the CRL has none */
+    size_t revoked;           /* entries */
+};
+void cg_pki_crl_facts_get(X509_CRL *crl, struct cg_pki_crl_facts *out);
 /* Parses PEM certificates written by cg_pki_certs_to_pem into a new stack (input order). */
 CG_RESULT cg_pki_certs_from_pem(struct cg_slice pem, STACK_OF(X509) **out, struct cg_err *err);
 

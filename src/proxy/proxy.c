@@ -353,8 +353,21 @@ void cg_proxy_connect(struct cg_proxy *p, const struct cg_dial_params *params)
 
 /* ---- steps ---- */
 
+/* Whether the part of a chunked request body that came with the head is already malformed: such a
+ * request is refused before anything is sent on, so that a smuggling attempt in one write reaches
+ * no upstream at all (a bad chunk arriving later can only cut the request short there). */
+static bool chunked_start_bad(const struct cg_proxy *p, const char **why)
+{
+    if (p->req.framing != CG_HTTP_BODY_CHUNKED) return false;
+    struct cg_http_chunked ch = p->req.ch; /* a copy: the body is scanned again as it streams */
+    size_t used;
+    bool done;
+    return cg_http_chunked_scan(&ch, p->cin.ptr + p->cin_off, p->cin.len - p->cin_off, &used, &done, NULL, why) < 0;
+}
+
 static void start_request(struct cg_proxy *p, const struct cg_http_request *req, size_t head_len)
 {
+    p->requests++;
     p->start_us = cg_proxy_now_us();
     p->bytes_in = head_len;
     p->bytes_out = 0;
@@ -383,6 +396,11 @@ static void start_request(struct cg_proxy *p, const struct cg_http_request *req,
         cg_proxy_fail(p, 503, "not_configured", NULL, "certgate has no configuration loaded");
         return;
     }
+    const char *why = NULL;
+    if (chunked_start_bad(p, &why)) {
+        cg_proxy_fail(p, 400, "bad_request", NULL, "the request body is not valid: %s", why);
+        return;
+    }
     if (p->cfg->max_body_bytes && req->framing == CG_HTTP_BODY_LENGTH && req->content_length > p->cfg->max_body_bytes) {
         cg_proxy_fail(p, 413, "request_body_too_large", NULL,
                       "the request body (%llu bytes) is larger than the limit of %llu bytes",
@@ -390,6 +408,20 @@ static void start_request(struct cg_proxy *p, const struct cg_http_request *req,
         return;
     }
     p->ops->request(p, req);
+}
+
+/* A head that is refused before it parses (400, 408, 431): logged as a request of its own, with
+ * nothing of the previous exchange on this connection. */
+static void head_refused(struct cg_proxy *p)
+{
+    p->requests++;
+    p->start_us = cg_proxy_now_us();
+    p->bytes_in = p->cin.len - p->cin_off;
+    p->bytes_out = 0;
+    p->cin_off = p->cin.len;
+    p->dest[0] = '\0';
+    cg_proxy_copy(p->method, sizeof(p->method), cg_slice_str("-"));
+    cg_proxy_copy(p->target, sizeof(p->target), cg_slice_str("-"));
 }
 
 static bool step_handshake(struct cg_proxy *p)
@@ -419,9 +451,7 @@ static bool step_head(struct cg_proxy *p)
         return true;
     }
     if (rc < 0) {
-        p->cin_off = p->cin.len;
-        p->method[0] = '\0';
-        p->start_us = cg_proxy_now_us();
+        head_refused(p);
         if (rc == CG_ELIMIT)
             cg_proxy_fail(p, 431, "request_too_large", NULL, "the request head is too large: %s", why);
         else
@@ -469,6 +499,26 @@ static void upstream_broke(struct cg_proxy *p, const char *when)
     p->ops->upstream_failed(p, when);
 }
 
+/* Gives the buffers' memory back while the connection waits for its next request: an idle
+ * connection then costs its TLS state and the session, not the 64 KiB its buffers grew to. */
+static void buf_release(struct cg_buf *b, size_t *off)
+{
+    if (*off != b->len) return; /* a pipelined request is waiting in it */
+    size_t max = b->max;
+    cg_buf_cleanup(b);
+    cg_buf_init(b, max);
+    *off = 0;
+}
+
+static void release_buffers(struct cg_proxy *p)
+{
+    if (!p->cfg->release_idle_buffers) return;
+    buf_release(&p->cin, &p->cin_off);
+    buf_release(&p->uin, &p->uin_off);
+    buf_release(&p->to_up, &p->to_up_off);
+    buf_release(&p->to_client, &p->to_client_off);
+}
+
 static void finish_request(struct cg_proxy *p)
 {
     log_request(p);
@@ -490,6 +540,7 @@ static void finish_request(struct cg_proxy *p)
     p->state = CG_PX_HEAD;
     cg_buf_reset(&p->to_client);
     p->to_client_off = 0;
+    release_buffers(p);
     /* the next request is rarely there yet: wait for the poll rather than pay a read(2) that
      * answers EAGAIN (a pipelined request already buffered is parsed at once) */
     p->await_readable = true;
@@ -817,8 +868,7 @@ static void timeout_cb(uv_timer_t *t)
     case CG_PX_HEAD:
         if (p->cin_off < p->cin.len) {
             /* part of a head arrived, and not the rest in time */
-            p->start_us = cg_proxy_now_us();
-            p->cin_off = p->cin.len;
+            head_refused(p);
             cg_proxy_fail(p, 408, "request_timeout", NULL, "the request head did not arrive in time");
             progress(p);
         } else {

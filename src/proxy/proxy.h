@@ -39,6 +39,8 @@ struct cg_proxy_config {
     uint32_t connect_timeout_ms;    /* DNS + connect (+ TLS handshake) upstream (default 5 s) */
     uint32_t response_timeout_ms;   /* upstream silence while a response is due (default 60 s) */
     uint64_t max_body_bytes;        /* request bodies larger than this: 413; 0 = no limit */
+    bool release_idle_buffers;      /* free the buffers between requests (many idle clients: the
+                                     * ingress) rather than keep them for the next (the egress) */
     struct cg_http_limits limits;
     const struct cg_access_log *log;
 };
@@ -146,6 +148,8 @@ struct cg_proxy {
     const char *error;
     uint64_t start_us;
     uint64_t bytes_in, bytes_out;
+    uint64_t requests;     /* request heads begun on this connection, refused ones included: a
+                            * listener's per-request state is current when it was set at this count */
 };
 
 /* The listener callback shape: creates a session for fd (of ops->size bytes, zeroed, struct

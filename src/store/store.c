@@ -111,6 +111,7 @@ void cg_store_cert_cleanup(struct cg_store_cert *c)
         cg_free(c->key_blob);
     }
     cg_free(c->warnings_json);
+    cg_free(c->crl_pem);
     memset(c, 0, sizeof(*c));
 }
 
@@ -135,6 +136,13 @@ void cg_store_pin_list_cleanup(struct cg_store_pin_list *l)
     l->n = 0;
 }
 
+/* A list of owned strings. */
+static void names_free(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) cg_free(names[i]);
+    cg_free(names);
+}
+
 void cg_store_upstream_cleanup(struct cg_store_upstream *u)
 {
     if (!u) return;
@@ -142,8 +150,7 @@ void cg_store_upstream_cleanup(struct cg_store_upstream *u)
     cg_free(u->url);
     cg_free(u->server_name);
     cg_free(u->spki_sha256);
-    for (size_t i = 0; i < u->n_cas; i++) cg_free(u->cas[i]);
-    cg_free(u->cas);
+    names_free(u->cas, u->n_cas);
     memset(u, 0, sizeof(*u));
 }
 
@@ -151,6 +158,67 @@ void cg_store_upstream_list_cleanup(struct cg_store_upstream_list *l)
 {
     if (!l) return;
     for (size_t i = 0; i < l->n; i++) cg_store_upstream_cleanup(&l->items[i]);
+    cg_free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+void cg_store_site_cleanup(struct cg_store_site *s)
+{
+    if (!s) return;
+    cg_free(s->name);
+    cg_free(s->backend);
+    for (size_t i = 0; i < s->n_domains; i++) {
+        cg_free(s->domains[i].host);
+        cg_free(s->domains[i].cert_name);
+    }
+    cg_free(s->domains);
+    cg_free(s->mtls_domain.host);
+    cg_free(s->mtls_domain.cert_name);
+    names_free(s->client_cas, s->n_client_cas);
+    memset(s, 0, sizeof(*s));
+}
+
+void cg_store_site_list_cleanup(struct cg_store_site_list *l)
+{
+    if (!l) return;
+    for (size_t i = 0; i < l->n; i++) cg_store_site_cleanup(&l->items[i]);
+    cg_free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+void cg_store_profile_cleanup(struct cg_store_profile *p)
+{
+    if (!p) return;
+    cg_free(p->name);
+    names_free(p->allow_ips, p->n_allow_ips);
+    names_free(p->deny_ips, p->n_deny_ips);
+    for (size_t i = 0; i < p->n_cas; i++) {
+        cg_free(p->cas[i].ca);
+        names_free(p->cas[i].fingerprints, p->cas[i].n_fingerprints);
+    }
+    cg_free(p->cas);
+    memset(p, 0, sizeof(*p));
+}
+
+void cg_store_profile_list_cleanup(struct cg_store_profile_list *l)
+{
+    if (!l) return;
+    for (size_t i = 0; i < l->n; i++) cg_store_profile_cleanup(&l->items[i]);
+    cg_free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+void cg_store_rule_list_cleanup(struct cg_store_rule_list *l)
+{
+    if (!l) return;
+    for (size_t i = 0; i < l->n; i++) {
+        cg_free(l->items[i].site);
+        cg_free(l->items[i].path);
+        cg_free(l->items[i].profile);
+    }
     cg_free(l->items);
     l->items = NULL;
     l->n = 0;

@@ -549,10 +549,15 @@ def yaml_scalar(v):
     return json.dumps(str(v))
 
 
-def config_text(store_url, master_key, listen, access_log, extra=None, env_name="production"):
-    """A bootstrap file. extra is a dict: top-level scalars, or dicts for sections."""
+def config_text(store_url, master_key, listen, access_log, extra=None, env_name="production", ingress=None):
+    """A bootstrap file. extra is a dict: top-level scalars, or dicts for sections. listen: the
+    egress address (None: no egress); ingress: the ingress address, or None."""
     lines = ["environment: %s" % env_name, "store: %s" % yaml_scalar(store_url),
-             "master_key: %s" % yaml_scalar(master_key), "listen:", "  egress: %s" % listen]
+             "master_key: %s" % yaml_scalar(master_key), "listen:"]
+    if listen:
+        lines.append("  egress: %s" % listen)
+    if ingress:
+        lines.append("  ingress: %s" % ingress)
     extra = dict(extra or {})
     log = {"level": "info", "access": str(access_log)}
     log.update(extra.pop("log", {}))

@@ -1167,6 +1167,561 @@ static void test_upstream_migration_from_v1(void **state)
     assert_int_equal(up_count(f, "prod"), 1);
 }
 
+/* ---- sites, profiles, rules, CRLs (schema step 3) ------------------------------------------ */
+
+static const char FP_A[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+static const char FP_B[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+static struct cg_store_site_domain dom(const char *host, const char *cert)
+{
+    struct cg_store_site_domain d = {(char *)host, (char *)cert};
+    return d;
+}
+
+static void site_put(struct fx *f, const char *env, const struct cg_store_site *site, bool replace)
+{
+    int rc = cg_store_site_put(f->s, env, site, replace, &f->err);
+    if (rc != 0) fprintf(stderr, "site put %s: %s\n", site->name, f->err.msg);
+    assert_int_equal(rc, 0);
+}
+
+static void rule_put(struct fx *f, const char *env, const char *site, const char *path, const char *profile)
+{
+    struct cg_store_rule r = {(char *)site, (char *)path, (char *)profile};
+    int rc = cg_store_rule_put(f->s, env, &r, &f->err);
+    if (rc != 0) fprintf(stderr, "rule put %s %s: %s\n", site, path, f->err.msg);
+    assert_int_equal(rc, 0);
+}
+
+static size_t rule_count(struct fx *f, const char *env, const char *site)
+{
+    struct cg_store_rule_list l;
+    assert_int_equal(cg_store_rule_list(f->s, env, site, &l, &f->err), 0);
+    size_t n = l.n;
+    cg_store_rule_list_cleanup(&l);
+    return n;
+}
+
+/* "web": two domains (one named certificate, one automatic), an mTLS domain, two client CAs. */
+static void web_make(struct fx *f, struct cg_store_site_domain doms[2], char *cas[2], struct cg_store_site *site)
+{
+    put(f, "prod", "web-cert", CG_STORE_SERVER);
+    put(f, "prod", "clients", CG_STORE_CA);
+    put(f, "prod", "partners", CG_STORE_CA);
+    doms[0] = dom("www.example.com", "web-cert");
+    doms[1] = dom("app.example.com", NULL);
+    cas[0] = "partners"; /* the order given is kept */
+    cas[1] = "clients";
+    memset(site, 0, sizeof(*site));
+    site->name = "web";
+    site->backend = "http://127.0.0.1:8080";
+    site->mtls = CG_STORE_MTLS_OPTIONAL;
+    site->domains = doms;
+    site->n_domains = 2;
+    site->mtls_domain = dom("mtls.example.com", "web-cert");
+    site->client_cas = cas;
+    site->n_client_cas = 2;
+}
+
+static void test_site_put_get_list_delete(void **state)
+{
+    struct fx *f = *state;
+    struct cg_store_site_domain doms[2];
+    char *cas[2];
+    struct cg_store_site web;
+    web_make(f, doms, cas, &web);
+    uint64_t r = rev(f, "prod");
+    site_put(f, "prod", &web, false);
+    assert_int_equal(rev(f, "prod"), ++r);
+    struct cg_store_site_domain api_doms[] = {dom("api.example.com", NULL)};
+    struct cg_store_site api = {.name = "api", .backend = "http://[::1]:9000", .domains = api_doms, .n_domains = 1};
+    site_put(f, "prod", &api, false);
+
+    struct cg_store_site got;
+    assert_int_equal(cg_store_site_get(f->s, "prod", "web", &got, &f->err), 0);
+    assert_string_equal(got.name, "web");
+    assert_string_equal(got.backend, "http://127.0.0.1:8080");
+    assert_int_equal(got.mtls, CG_STORE_MTLS_OPTIONAL);
+    assert_int_equal(got.n_domains, 2);
+    assert_string_equal(got.domains[0].host, "app.example.com"); /* ordered by host */
+    assert_null(got.domains[0].cert_name);
+    assert_string_equal(got.domains[1].host, "www.example.com");
+    assert_string_equal(got.domains[1].cert_name, "web-cert");
+    assert_string_equal(got.mtls_domain.host, "mtls.example.com");
+    assert_string_equal(got.mtls_domain.cert_name, "web-cert");
+    assert_int_equal(got.n_client_cas, 2);
+    assert_string_equal(got.client_cas[0], "partners");
+    assert_string_equal(got.client_cas[1], "clients");
+    cg_store_site_cleanup(&got);
+    cg_store_site_cleanup(NULL);
+
+    assert_int_equal(cg_store_site_get(f->s, "prod", "api", &got, &f->err), 0);
+    assert_int_equal(got.mtls, CG_STORE_MTLS_OFF);
+    assert_null(got.mtls_domain.host);
+    assert_null(got.mtls_domain.cert_name);
+    assert_int_equal(got.n_client_cas, 0);
+    assert_null(got.client_cas);
+    cg_store_site_cleanup(&got);
+
+    struct cg_store_site_list l;
+    assert_int_equal(cg_store_site_list(f->s, "prod", &l, &f->err), 0);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.items[0].name, "api"); /* ordered by name */
+    assert_string_equal(l.items[1].name, "web");
+    assert_int_equal(l.items[1].n_domains, 2);
+    assert_string_equal(l.items[1].mtls_domain.host, "mtls.example.com");
+    cg_store_site_list_cleanup(&l);
+    cg_store_site_list_cleanup(NULL);
+    assert_int_equal(cg_store_site_list(f->s, "stage", &l, &f->err), 0);
+    assert_int_equal(l.n, 0);
+
+    rule_put(f, "prod", "web", "/", "allow-all");
+    r = rev(f, "prod");
+    assert_int_equal(cg_store_site_delete(f->s, "prod", "web", &f->err), 0);
+    assert_int_equal(rev(f, "prod"), ++r);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM site_domains WHERE site = 'web'"), 0);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM site_cas"), 0);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM rules"), 0); /* its rules went with it */
+    cg_err_clear(&f->err);
+    assert_int_equal(cg_store_site_delete(f->s, "prod", "web", &f->err), CG_ENOTFOUND);
+    assert_non_null(strstr(f->err.msg, "no site named 'web' in environment 'prod'"));
+    assert_non_null(strstr(f->err.hint, "certgate site list"));
+    assert_int_equal(cg_store_site_get(f->s, "prod", "web", &got, &f->err), CG_ENOTFOUND);
+    assert_null(got.name);
+    assert_int_equal(rev(f, "prod"), r);
+    /* the certificates it named can go now */
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "web-cert", &f->err), 0);
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "partners", &f->err), 0);
+}
+
+static void site_refused(struct fx *f, const struct cg_store_site *site, bool replace, int code, const char *p1,
+                         const char *p2)
+{
+    cg_err_clear(&f->err);
+    int rc = cg_store_site_put(f->s, "prod", site, replace, &f->err);
+    if (rc != code) fail_msg("rc %d, expected %d: %s", rc, code, f->err.msg);
+    if (p1 && !strstr(f->err.msg, p1)) fail_msg("message \"%s\" lacks \"%s\"", f->err.msg, p1);
+    if (p2 && !strstr(f->err.msg, p2)) fail_msg("message \"%s\" lacks \"%s\"", f->err.msg, p2);
+}
+
+static void test_site_refusals(void **state)
+{
+    struct fx *f = *state;
+    struct cg_store_site_domain doms[2];
+    char *cas[2];
+    struct cg_store_site web;
+    web_make(f, doms, cas, &web);
+    put(f, "prod", "client", CG_STORE_CLIENT);
+    uint64_t r = rev(f, "prod");
+
+    doms[0] = dom("www.example.com", "nope");
+    site_refused(f, &web, false, CG_ENOTFOUND, "domain 'www.example.com' presents certificate 'nope'", "environment 'prod'");
+    assert_non_null(strstr(f->err.hint, "certgate cert add nope FILE --kind server"));
+    doms[0] = dom("www.example.com", "client");
+    site_refused(f, &web, false, CG_EINVAL, "it is a client certificate", "server certificate");
+    doms[0] = dom("www.example.com", "clients");
+    site_refused(f, &web, false, CG_EINVAL, "it is a ca certificate", NULL);
+    doms[0] = dom("www.example.com", "web-cert");
+    cas[1] = "missing";
+    site_refused(f, &web, false, CG_ENOTFOUND, "site 'web' verifies clients with CA 'missing'", "no CA bundle");
+    assert_non_null(strstr(f->err.hint, "certgate ca add missing"));
+    cas[1] = "web-cert";
+    site_refused(f, &web, false, CG_EINVAL, "it is a server certificate, not a CA bundle", NULL);
+    cas[1] = "partners";
+    site_refused(f, &web, false, CG_EINVAL, "names client CA 'partners' twice", NULL);
+    cas[1] = "clients";
+    doms[1] = dom("www.example.com", NULL);
+    site_refused(f, &web, false, CG_EINVAL, "names host 'www.example.com' twice", NULL);
+    doms[1] = dom("mtls.example.com", NULL);
+    site_refused(f, &web, false, CG_EINVAL, "names host 'mtls.example.com' twice", "mTLS domain");
+    doms[1] = dom("app.example.com", "");
+    site_refused(f, &web, false, CG_EINVAL, "empty certificate", NULL);
+    doms[1] = dom("app.example.com", NULL);
+    web.mtls = 3;
+    site_refused(f, &web, false, CG_EINVAL, "unknown mTLS mode", NULL);
+    web.mtls = CG_STORE_MTLS_REQUIRED;
+    web.backend = "";
+    site_refused(f, &web, false, CG_EINVAL, "no backend", NULL);
+    web.backend = "http://127.0.0.1:8080";
+    assert_int_equal(cg_store_site_put(f->s, "prod", NULL, false, &f->err), CG_EINVAL);
+    assert_int_equal(cg_store_site_put(f->s, "", &web, false, &f->err), CG_EINVAL);
+    /* nothing was stored and nothing counted */
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM sites"), 0);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM site_domains"), 0);
+    assert_int_equal(rev(f, "prod"), r);
+
+    /* a host belongs to one site of the environment */
+    site_put(f, "prod", &web, false);
+    site_refused(f, &web, false, CG_EEXISTS, "a site named 'web' already exists", NULL);
+    assert_non_null(strstr(f->err.hint, "certgate site set web"));
+    struct cg_store_site_domain other_doms[] = {dom("new.example.com", NULL), dom("app.example.com", NULL)};
+    struct cg_store_site other = {.name = "other", .backend = "http://127.0.0.1:1", .domains = other_doms,
+                                  .n_domains = 2};
+    site_refused(f, &other, false, CG_EEXISTS, "host 'app.example.com' already belongs to site 'web'", NULL);
+    assert_non_null(strstr(f->err.hint, "certgate site set web"));
+    other_doms[1] = dom("new2.example.com", NULL);
+    other.mtls_domain = dom("mtls.example.com", NULL);
+    site_refused(f, &other, false, CG_EEXISTS, "host 'mtls.example.com' already belongs to site 'web'", NULL);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM sites WHERE name = 'other'"), 0);
+    /* the same host in another environment is another host */
+    put(f, "stage", "web-cert", CG_STORE_SERVER);
+    other.mtls_domain = dom("mtls.example.com", "web-cert");
+    assert_int_equal(cg_store_site_put(f->s, "stage", &other, false, &f->err), 0);
+}
+
+static void test_site_replace_keeps_rules(void **state)
+{
+    struct fx *f = *state;
+    struct cg_store_site_domain doms[2];
+    char *cas[2];
+    struct cg_store_site web;
+    web_make(f, doms, cas, &web);
+    site_put(f, "prod", &web, false);
+    rule_put(f, "prod", "web", "/admin/", "deny-all");
+    raw_exec(f, "UPDATE sites SET created_at = 1000, updated_at = 1000");
+
+    struct cg_store_site_domain one[] = {dom("app.example.com", "web-cert")};
+    struct cg_store_site repl = {.name = "web", .backend = "http://127.0.0.1:9090", .mtls = CG_STORE_MTLS_REQUIRED,
+                                 .domains = one, .n_domains = 1};
+    site_put(f, "prod", &repl, true);
+    struct cg_store_site got;
+    assert_int_equal(cg_store_site_get(f->s, "prod", "web", &got, &f->err), 0);
+    assert_string_equal(got.backend, "http://127.0.0.1:9090");
+    assert_int_equal(got.mtls, CG_STORE_MTLS_REQUIRED);
+    assert_int_equal(got.n_domains, 1);
+    assert_string_equal(got.domains[0].cert_name, "web-cert");
+    assert_null(got.mtls_domain.host); /* replace is whole */
+    assert_int_equal(got.n_client_cas, 0);
+    cg_store_site_cleanup(&got);
+    assert_int_equal(rule_count(f, "prod", "web"), 1);
+    assert_int_equal(raw_int(f, "SELECT created_at FROM sites"), 1000);
+    assert_true(raw_int(f, "SELECT updated_at FROM sites") > 1000);
+    /* the hosts it gave up are free for another site */
+    struct cg_store_site_domain www[] = {dom("www.example.com", NULL)};
+    struct cg_store_site other = {.name = "other", .backend = "http://127.0.0.1:1", .domains = www, .n_domains = 1};
+    site_put(f, "prod", &other, false);
+    /* a failed replace leaves the old one whole */
+    struct cg_store_site_domain bad[] = {dom("app.example.com", "gone")};
+    repl.domains = bad;
+    assert_int_equal(cg_store_site_put(f->s, "prod", &repl, true, &f->err), CG_ENOTFOUND);
+    assert_int_equal(cg_store_site_get(f->s, "prod", "web", &got, &f->err), 0);
+    assert_string_equal(got.domains[0].cert_name, "web-cert");
+    cg_store_site_cleanup(&got);
+}
+
+static void test_site_certs_in_use(void **state)
+{
+    struct fx *f = *state;
+    struct cg_store_site_domain doms[2];
+    char *cas[2];
+    struct cg_store_site web;
+    web_make(f, doms, cas, &web);
+    site_put(f, "prod", &web, false);
+    struct cg_store_profile_ca pcas[] = {{"clients", NULL, 0}};
+    struct cg_store_profile p = {.name = "staff", .cas = pcas, .n_cas = 1};
+    assert_int_equal(cg_store_profile_put(f->s, "prod", &p, false, &f->err), 0);
+    uint64_t r = rev(f, "prod");
+
+    cg_err_clear(&f->err);
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "web-cert", &f->err), CG_EINUSE);
+    assert_non_null(strstr(f->err.msg, "cannot delete certificate 'web-cert'"));
+    assert_non_null(strstr(f->err.msg, "used by 1 site: 'web'"));
+    assert_non_null(strstr(f->err.hint, "certgate site set"));
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "clients", &f->err), CG_EINUSE);
+    assert_non_null(strstr(f->err.msg, "used by 1 site: 'web'; it is trusted by 1 profile: 'staff'"));
+    assert_non_null(strstr(f->err.hint, "site set"));
+    assert_non_null(strstr(f->err.hint, "profile set"));
+    assert_int_equal(rev(f, "prod"), r);
+
+    /* rotation (same kind) is fine; another kind is refused */
+    struct cg_store_cert c = cert_make("web-cert", CG_STORE_SERVER);
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &c, true, &f->err), 0);
+    c = cert_make("web-cert", CG_STORE_CLIENT);
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &c, true, &f->err), CG_EINUSE);
+    assert_non_null(strstr(f->err.msg, "cannot replace server certificate 'web-cert'"));
+    c = cert_make("clients", CG_STORE_SERVER);
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &c, true, &f->err), CG_EINUSE);
+    assert_non_null(strstr(f->err.msg, "trusted by 1 profile: 'staff'"));
+
+    /* an automatic domain holds no certificate */
+    put(f, "prod", "spare", CG_STORE_SERVER);
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "spare", &f->err), 0);
+    assert_int_equal(cg_store_site_delete(f->s, "prod", "web", &f->err), 0);
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "web-cert", &f->err), 0);
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "clients", &f->err), CG_EINUSE);
+    assert_int_equal(cg_store_profile_delete(f->s, "prod", "staff", &f->err), 0);
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "clients", &f->err), 0);
+}
+
+static void test_profile_put_get_list_delete(void **state)
+{
+    struct fx *f = *state;
+    put(f, "prod", "clients", CG_STORE_CA);
+    put(f, "prod", "partners", CG_STORE_CA);
+    char *allow[] = {"10.0.0.0/8", "2001:db8::/32"};
+    char *deny[] = {"10.6.6.0/24"};
+    char *fps[] = {(char *)FP_B, (char *)FP_A};
+    struct cg_store_profile_ca pcas[] = {{"partners", fps, 2}, {"clients", NULL, 0}};
+    struct cg_store_profile p = {.name = "staff", .allow_ips = allow, .n_allow_ips = 2, .deny_ips = deny,
+                                 .n_deny_ips = 1, .cas = pcas, .n_cas = 2};
+    uint64_t r = rev(f, "prod");
+    assert_int_equal(cg_store_profile_put(f->s, "prod", &p, false, &f->err), 0);
+    assert_int_equal(rev(f, "prod"), ++r);
+    struct cg_store_profile open = {.name = "open"};
+    assert_int_equal(cg_store_profile_put(f->s, "prod", &open, false, &f->err), 0);
+
+    struct cg_store_profile got;
+    assert_int_equal(cg_store_profile_get(f->s, "prod", "staff", &got, &f->err), 0);
+    assert_string_equal(got.name, "staff");
+    assert_int_equal(got.n_allow_ips, 2);
+    assert_string_equal(got.allow_ips[0], "10.0.0.0/8");
+    assert_string_equal(got.allow_ips[1], "2001:db8::/32");
+    assert_int_equal(got.n_deny_ips, 1);
+    assert_string_equal(got.deny_ips[0], "10.6.6.0/24");
+    assert_int_equal(got.n_cas, 2);
+    assert_string_equal(got.cas[0].ca, "partners"); /* in the order given */
+    assert_int_equal(got.cas[0].n_fingerprints, 2);
+    assert_string_equal(got.cas[0].fingerprints[0], FP_B);
+    assert_string_equal(got.cas[0].fingerprints[1], FP_A);
+    assert_string_equal(got.cas[1].ca, "clients");
+    assert_int_equal(got.cas[1].n_fingerprints, 0);
+    assert_null(got.cas[1].fingerprints);
+    cg_store_profile_cleanup(&got);
+    cg_store_profile_cleanup(NULL);
+
+    struct cg_store_profile_list l;
+    assert_int_equal(cg_store_profile_list(f->s, "prod", &l, &f->err), 0);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.items[0].name, "open");
+    assert_int_equal(l.items[0].n_allow_ips + l.items[0].n_deny_ips + l.items[0].n_cas, 0);
+    assert_string_equal(l.items[1].name, "staff");
+    assert_int_equal(l.items[1].cas[0].n_fingerprints, 2);
+    cg_store_profile_list_cleanup(&l);
+    cg_store_profile_list_cleanup(NULL);
+
+    /* replace is whole, and the signer lists go with their CAs */
+    struct cg_store_profile_ca one[] = {{"clients", fps + 1, 1}};
+    struct cg_store_profile repl = {.name = "staff", .cas = one, .n_cas = 1};
+    assert_int_equal(cg_store_profile_put(f->s, "prod", &repl, false, &f->err), CG_EEXISTS);
+    assert_non_null(strstr(f->err.hint, "certgate profile set staff"));
+    assert_int_equal(cg_store_profile_put(f->s, "prod", &repl, true, &f->err), 0);
+    assert_int_equal(cg_store_profile_get(f->s, "prod", "staff", &got, &f->err), 0);
+    assert_int_equal(got.n_allow_ips + got.n_deny_ips, 0);
+    assert_int_equal(got.n_cas, 1);
+    assert_string_equal(got.cas[0].fingerprints[0], FP_A);
+    cg_store_profile_cleanup(&got);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM profile_ca_signers"), 1);
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "partners", &f->err), 0); /* no longer trusted */
+
+    r = rev(f, "prod");
+    assert_int_equal(cg_store_profile_delete(f->s, "prod", "staff", &f->err), 0);
+    assert_int_equal(rev(f, "prod"), ++r);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM profile_cas"), 0);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM profile_ca_signers"), 0);
+    cg_err_clear(&f->err);
+    assert_int_equal(cg_store_profile_delete(f->s, "prod", "staff", &f->err), CG_ENOTFOUND);
+    assert_non_null(strstr(f->err.msg, "no profile named 'staff' in environment 'prod'"));
+    assert_int_equal(cg_store_profile_get(f->s, "prod", "staff", &got, &f->err), CG_ENOTFOUND);
+    assert_int_equal(rev(f, "prod"), r);
+}
+
+static void profile_refused(struct fx *f, const struct cg_store_profile *p, int code, const char *phrase)
+{
+    cg_err_clear(&f->err);
+    int rc = cg_store_profile_put(f->s, "prod", p, false, &f->err);
+    if (rc != code) fail_msg("rc %d, expected %d: %s", rc, code, f->err.msg);
+    if (!strstr(f->err.msg, phrase)) fail_msg("message \"%s\" lacks \"%s\"", f->err.msg, phrase);
+}
+
+static void test_profile_refusals(void **state)
+{
+    struct fx *f = *state;
+    put(f, "prod", "clients", CG_STORE_CA);
+    put(f, "prod", "client", CG_STORE_CLIENT);
+    uint64_t r = rev(f, "prod");
+    struct cg_store_profile p = {.name = "allow-all"};
+    profile_refused(f, &p, CG_EINVAL, "'allow-all' is a preset");
+    assert_non_null(strstr(f->err.hint, "certgate site rule SITE PATH allow-all"));
+    p.name = "deny-all";
+    profile_refused(f, &p, CG_EINVAL, "'deny-all' is a preset");
+    p.name = "p";
+    struct cg_store_profile_ca missing[] = {{"nope", NULL, 0}};
+    p.cas = missing;
+    p.n_cas = 1;
+    profile_refused(f, &p, CG_ENOTFOUND, "profile 'p' trusts CA 'nope', but there is no CA bundle");
+    struct cg_store_profile_ca wrong[] = {{"client", NULL, 0}};
+    p.cas = wrong;
+    profile_refused(f, &p, CG_EINVAL, "it is a client certificate, not a CA bundle");
+    struct cg_store_profile_ca twice[] = {{"clients", NULL, 0}, {"clients", NULL, 0}};
+    p.cas = twice;
+    p.n_cas = 2;
+    profile_refused(f, &p, CG_EINVAL, "names client CA 'clients' twice");
+    char *bad_fp[] = {"ABCDEF"};
+    struct cg_store_profile_ca badfp[] = {{"clients", bad_fp, 1}};
+    p.cas = badfp;
+    p.n_cas = 1;
+    profile_refused(f, &p, CG_EINVAL, "'ABCDEF' is not a SHA-256 fingerprint");
+    char *dup_fp[] = {(char *)FP_A, (char *)FP_A};
+    struct cg_store_profile_ca dupfp[] = {{"clients", dup_fp, 2}};
+    p.cas = dupfp;
+    profile_refused(f, &p, CG_EINVAL, "twice");
+    p.cas = NULL;
+    p.n_cas = 0;
+    char *dup_ip[] = {"10.0.0.0/8", "10.0.0.0/8"};
+    p.allow_ips = dup_ip;
+    p.n_allow_ips = 2;
+    profile_refused(f, &p, CG_EINVAL, "names allowed range '10.0.0.0/8' twice");
+    assert_int_equal(cg_store_profile_put(f->s, "prod", NULL, false, &f->err), CG_EINVAL);
+    /* nothing was stored and nothing counted; the schema refuses the presets too */
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM profiles"), 0);
+    assert_int_equal(rev(f, "prod"), r);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(db, "INSERT INTO profiles VALUES ('prod', 'allow-all', 1, 1)", NULL, NULL, NULL),
+                         SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static void test_rules(void **state)
+{
+    struct fx *f = *state;
+    struct cg_store_site_domain doms[2];
+    char *cas[2];
+    struct cg_store_site web;
+    web_make(f, doms, cas, &web);
+    site_put(f, "prod", &web, false);
+    struct cg_store_site_domain api_doms[] = {dom("api.example.com", NULL)};
+    struct cg_store_site api = {.name = "api", .backend = "http://127.0.0.1:1", .domains = api_doms, .n_domains = 1};
+    site_put(f, "prod", &api, false);
+    struct cg_store_profile staff = {.name = "staff"};
+    assert_int_equal(cg_store_profile_put(f->s, "prod", &staff, false, &f->err), 0);
+
+    uint64_t r = rev(f, "prod");
+    rule_put(f, "prod", "web", "/", "allow-all");
+    rule_put(f, "prod", "web", "/admin/", "staff");
+    rule_put(f, "prod", "api", "/", "deny-all");
+    assert_int_equal(rev(f, "prod"), r + 3);
+    rule_put(f, "prod", "web", "/admin/", "deny-all"); /* upsert: a preset instead of the profile */
+    rule_put(f, "prod", "web", "/admin/", "staff");
+    assert_int_equal(rev(f, "prod"), r + 5);
+
+    struct cg_store_rule_list l;
+    assert_int_equal(cg_store_rule_list(f->s, "prod", NULL, &l, &f->err), 0);
+    assert_int_equal(l.n, 3); /* ordered by site, then path */
+    assert_string_equal(l.items[0].site, "api");
+    assert_string_equal(l.items[0].profile, "deny-all");
+    assert_string_equal(l.items[1].site, "web");
+    assert_string_equal(l.items[1].path, "/");
+    assert_string_equal(l.items[1].profile, "allow-all");
+    assert_string_equal(l.items[2].path, "/admin/");
+    assert_string_equal(l.items[2].profile, "staff");
+    cg_store_rule_list_cleanup(&l);
+    cg_store_rule_list_cleanup(NULL);
+    assert_int_equal(rule_count(f, "prod", "web"), 2);
+    assert_int_equal(rule_count(f, "prod", "nope"), 0);
+    assert_int_equal(rule_count(f, "stage", NULL), 0);
+
+    /* refusals */
+    r = rev(f, "prod");
+    struct cg_store_rule bad = {"web", "/x", "nope"};
+    cg_err_clear(&f->err);
+    assert_int_equal(cg_store_rule_put(f->s, "prod", &bad, &f->err), CG_ENOTFOUND);
+    assert_non_null(strstr(f->err.msg, "rule '/x' of site 'web' names profile 'nope'"));
+    assert_non_null(strstr(f->err.hint, "certgate profile add nope"));
+    bad = (struct cg_store_rule){"gone", "/x", "staff"};
+    assert_int_equal(cg_store_rule_put(f->s, "prod", &bad, &f->err), CG_ENOTFOUND);
+    assert_non_null(strstr(f->err.msg, "no site named 'gone'"));
+    bad = (struct cg_store_rule){"web", "x", "staff"};
+    assert_int_equal(cg_store_rule_put(f->s, "prod", &bad, &f->err), CG_EINVAL);
+    assert_non_null(strstr(f->err.msg, "does not start with '/'"));
+    bad = (struct cg_store_rule){"web", "/x", ""};
+    assert_int_equal(cg_store_rule_put(f->s, "prod", &bad, &f->err), CG_EINVAL);
+    assert_int_equal(cg_store_rule_put(f->s, "prod", NULL, &f->err), CG_EINVAL);
+    assert_int_equal(cg_store_rule_delete(f->s, "prod", "web", "/nope", &f->err), CG_ENOTFOUND);
+    assert_non_null(strstr(f->err.msg, "site 'web' has no rule for path '/nope'"));
+    assert_int_equal(cg_store_rule_delete(f->s, "prod", "gone", "/", &f->err), CG_ENOTFOUND);
+    assert_non_null(strstr(f->err.msg, "no site named 'gone'"));
+    assert_int_equal(rev(f, "prod"), r);
+
+    /* a profile a rule names cannot go */
+    assert_int_equal(cg_store_profile_delete(f->s, "prod", "staff", &f->err), CG_EINUSE);
+    assert_non_null(strstr(f->err.msg, "cannot delete profile 'staff'"));
+    assert_non_null(strstr(f->err.msg, "1 rule uses it: site 'web' path '/admin/'"));
+    assert_non_null(strstr(f->err.hint, "certgate site rule rm SITE PATH"));
+    rule_put(f, "prod", "api", "/internal/", "staff");
+    assert_int_equal(cg_store_profile_delete(f->s, "prod", "staff", &f->err), CG_EINUSE);
+    assert_non_null(strstr(f->err.msg, "2 rules use it: site 'api' path '/internal/', site 'web' path '/admin/'"));
+    r = rev(f, "prod");
+    assert_int_equal(cg_store_rule_delete(f->s, "prod", "web", "/admin/", &f->err), 0);
+    assert_int_equal(rev(f, "prod"), ++r);
+    assert_int_equal(cg_store_site_delete(f->s, "prod", "api", &f->err), 0); /* takes its rules */
+    assert_int_equal(cg_store_profile_delete(f->s, "prod", "staff", &f->err), 0);
+    assert_int_equal(rule_count(f, "prod", NULL), 1);
+}
+
+static void test_ca_crls(void **state)
+{
+    struct fx *f = *state;
+    static const char CRL[] = "-----BEGIN X509 CRL-----\nMIIB\n-----END X509 CRL-----\n";
+    struct cg_store_cert c = cert_make("root", CG_STORE_CA);
+    c.crl_pem = (char *)CRL;
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &c, false, &f->err), 0);
+    struct cg_store_cert got;
+    assert_int_equal(cg_store_cert_get(f->s, "prod", "root", &got, &f->err), 0);
+    assert_string_equal(got.crl_pem, CRL);
+    cg_store_cert_cleanup(&got);
+    /* a replaced bundle keeps nothing of the old one: no CRL given, none kept */
+    c = cert_make("root", CG_STORE_CA);
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &c, true, &f->err), 0);
+    assert_int_equal(cg_store_cert_get(f->s, "prod", "root", &got, &f->err), 0);
+    assert_null(got.crl_pem);
+    cg_store_cert_cleanup(&got);
+    /* only a CA bundle has CRLs */
+    c = cert_make("client", CG_STORE_CLIENT);
+    c.crl_pem = (char *)CRL;
+    cg_err_clear(&f->err);
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &c, false, &f->err), CG_EINVAL);
+    assert_non_null(strstr(f->err.msg, "only a CA bundle has CRLs"));
+    c = cert_make("empty", CG_STORE_CA);
+    c.crl_pem = "";
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &c, false, &f->err), CG_EINVAL);
+    assert_false(exists(f, "prod", "client"));
+    assert_false(exists(f, "prod", "empty"));
+    struct cg_store_cert_list l;
+    assert_int_equal(cg_store_cert_list(f->s, "prod", &l, &f->err), 0);
+    assert_int_equal(l.n, 1);
+    assert_null(l.items[0].crl_pem);
+    cg_store_cert_list_cleanup(&l);
+}
+
+static void test_ingress_migration_from_v1(void **state)
+{
+    struct fx *f = *state;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s/data", f->dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    raw_exec(f, SCHEMA_V1);
+    int rc = cg_store_open(f->url, false, &f->s, &f->err);
+    if (rc != 0) fprintf(stderr, "open: %s\n", f->err.msg);
+    assert_int_equal(rc, 0);
+    assert_true(cg_store_sqlite_schema_latest() >= 3);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM schema_version WHERE version = 3 AND name = 'sites, access "
+                                "profiles, path rules and CRLs'"),
+                     1);
+    /* the rows of version 1 have no CRLs, and the new objects work with them */
+    struct cg_store_cert c;
+    assert_int_equal(cg_store_cert_get(f->s, "prod", "root", &c, &f->err), 0);
+    assert_null(c.crl_pem);
+    cg_store_cert_cleanup(&c);
+    char *cas[] = {"root"};
+    struct cg_store_site_domain doms[] = {dom("www.example.com", NULL)};
+    struct cg_store_site site = {.name = "web", .backend = "http://127.0.0.1:1", .domains = doms, .n_domains = 1,
+                                 .client_cas = cas, .n_client_cas = 1};
+    site_put(f, "prod", &site, false);
+    assert_int_equal(rev(f, "prod"), 8);
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "root", &f->err), CG_EINUSE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1199,6 +1754,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_upstream_revision, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upstream_envs_isolated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upstream_migration_from_v1, setup_empty, teardown),
+        cmocka_unit_test_setup_teardown(test_site_put_get_list_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_site_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_site_replace_keeps_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_site_certs_in_use, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_profile_put_get_list_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_profile_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ca_crls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingress_migration_from_v1, setup_empty, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

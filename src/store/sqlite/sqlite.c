@@ -191,6 +191,22 @@ static int col_text(sqlite3_stmt *st, int i, char **out)
     return *out ? 0 : CG_ENOMEM;
 }
 
+/* Appends the text column 0 of every row of q to the array (*items, *n), in row order (SQL NULL
+ * reads as ""). CG_ENOMEM or CG_ESTORE; what was read stays in the array for the caller to free. */
+static int texts_read(struct cg_store_sqlite *s, sqlite3_stmt *q, char ***items, size_t *n, struct cg_err *err)
+{
+    size_t cap = *n;
+    int rc;
+    while ((rc = step(s, q, err)) == 1) {
+        if (cg_array_reserve(items, &cap, *n + 1, sizeof(**items)) < 0) return CG_ENOMEM;
+        char *v = NULL;
+        CG_GUARD(col_text(q, 0, &v));
+        if (!v && !(v = cg_strdup(""))) return CG_ENOMEM;
+        (*items)[(*n)++] = v;
+    }
+    return rc;
+}
+
 /* ---- transactions -------------------------------------------------------------------------- */
 
 /* The frame of one mutating operation: its own transaction, or a savepoint in the caller's. */
@@ -464,7 +480,7 @@ static int sqlite_revision(struct cg_store *st, const char *env, uint64_t *out, 
     return ctx(rc, err, "cannot read the revision of environment '%s'", env);
 }
 
-#define CG_CERT_COLUMNS "id, name, kind, is_default, cert_pem, key_blob, warnings, created_at, updated_at"
+#define CG_CERT_COLUMNS "id, name, kind, is_default, cert_pem, key_blob, warnings, created_at, updated_at, crl_pem"
 
 /* Fills c from a row of CG_CERT_COLUMNS; on failure c holds what was read (cleanup frees it). */
 static int cert_row_read(sqlite3_stmt *q, struct cg_store_cert *c)
@@ -489,6 +505,7 @@ static int cert_row_read(sqlite3_stmt *q, struct cg_store_cert *c)
     CG_GUARD(col_text(q, 6, &c->warnings_json));
     c->created_at = sqlite3_column_int64(q, 7);
     c->updated_at = sqlite3_column_int64(q, 8);
+    CG_GUARD(col_text(q, 9, &c->crl_pem));
     /* NOT NULL columns; kept non-NULL for the caller even if the file was edited by hand. */
     if (!c->name) c->name = cg_strdup("");
     if (!c->cert_pem) c->cert_pem = cg_strdup("");
@@ -632,55 +649,84 @@ static int names_collect(struct cg_store_sqlite *s, sqlite3_stmt *q, struct cg_b
     return rc;
 }
 
-/* What may hold a certificate: pins name client certificates, upstreams trust ca bundles. */
-enum { CG_REF_PINS = 1, CG_REF_UPSTREAMS = 2 };
+/* What may hold a certificate: pins name client certificates, upstreams and profiles trust ca
+ * bundles, sites present server certificates and verify clients with ca bundles. */
+enum { CG_REF_PINS = 1, CG_REF_UPSTREAMS = 2, CG_REF_SITES = 4, CG_REF_PROFILES = 8 };
 
-/* CG_EINUSE, naming up to CG_INUSE_LIST_MAX pin targets and upstreams, when the objects of env
+struct ref_kind {
+    int bit;
+    const char *sql;        /* the names that hold certificate ?2 of environment ?1, one text column */
+    const char *verb;       /* "it is pinned by 2 targets" */
+    const char *one, *many;
+    const char *hint;       /* when only this kind holds it */
+    const char *short_hint; /* joined with the others' when several kinds do */
+};
+
+static const struct ref_kind ref_kinds[] = {
+    {CG_REF_PINS, "SELECT target FROM pins WHERE env = ?1 AND cert_name = ?2 ORDER BY target", "pinned by", "target",
+     "targets", "remove or repin them first: certgate pin rm TARGET",
+     "remove or repin the pins (certgate pin rm TARGET)"},
+    {CG_REF_UPSTREAMS,
+     "SELECT DISTINCT upstream FROM upstream_cas WHERE env = ?1 AND ca_name = ?2 ORDER BY upstream", "trusted by",
+     "upstream", "upstreams",
+     "change their trust first (certgate upstream set UPSTREAM --ca OTHER_CA, or --no-ca for the environment's "
+     "trust), or remove them: certgate upstream rm UPSTREAM",
+     "change the upstreams' trust (certgate upstream set UPSTREAM --no-ca)"},
+    {CG_REF_SITES,
+     "SELECT site FROM site_domains WHERE env = ?1 AND cert_name = ?2 UNION "
+     "SELECT site FROM site_cas WHERE env = ?1 AND ca_name = ?2 ORDER BY 1",
+     "used by", "site", "sites",
+     "change those sites first (certgate site set SITE --domain HOST=OTHER_CERT, or --client-ca OTHER_CA), or "
+     "remove them: certgate site rm SITE",
+     "change the sites (certgate site set SITE ...)"},
+    {CG_REF_PROFILES,
+     "SELECT DISTINCT profile FROM profile_cas WHERE env = ?1 AND ca_name = ?2 ORDER BY profile", "trusted by",
+     "profile", "profiles",
+     "change those profiles first (certgate profile set PROFILE --client-ca OTHER_CA), or remove them: certgate "
+     "profile rm PROFILE",
+     "change the profiles (certgate profile set PROFILE --client-ca OTHER_CA)"},
+};
+
+/* CG_EINUSE, naming up to CG_INUSE_LIST_MAX holders of each kind, when the objects of env
  * selected by refs hold certificate name; 0 when none do. what: the refused operation, the
  * start of the message. */
 static int in_use_refuse(struct cg_store_sqlite *s, const char *env, const char *name, int refs, const char *what,
                          struct cg_err *err)
 {
-    struct cg_buf pins, ups;
-    cg_buf_init(&pins, CG_ERR_MSG_MAX);
-    cg_buf_init(&ups, CG_ERR_MSG_MAX);
-    size_t n_pins = 0, n_ups = 0;
-    int rc = 0;
-    if (refs & CG_REF_PINS) {
+    struct cg_buf msg, hint;
+    cg_buf_init(&msg, CG_ERR_MSG_MAX);
+    cg_buf_init(&hint, CG_ERR_HINT_MAX);
+    int rc = 0, kinds = 0;
+    const struct ref_kind *only = NULL;
+    for (size_t k = 0; k < CG_ARRAY_LEN(ref_kinds) && rc == 0; k++) {
+        const struct ref_kind *r = &ref_kinds[k];
+        if (!(refs & r->bit)) continue;
+        struct cg_buf names;
+        cg_buf_init(&names, CG_ERR_MSG_MAX);
+        size_t n = 0;
         CG_STMT q = NULL;
-        rc = query(s, &q, err, "SELECT target FROM pins WHERE env = ? AND cert_name = ? ORDER BY target", "tt", env,
-                   name);
-        if (rc == 0) rc = names_collect(s, q, &pins, &n_pins, err);
+        rc = query(s, &q, err, r->sql, "tt", env, name);
+        if (rc == 0) rc = names_collect(s, q, &names, &n, err);
+        if (rc == 0 && n > 0) {
+            if (cg_buf_printf(&msg, "%sit is %s %zu %s: %s", kinds ? "; " : "", r->verb, n,
+                              n == 1 ? r->one : r->many, cg_buf_str(&names)) < 0 ||
+                cg_buf_printf(&hint, "%s%s", kinds ? ", and " : "", r->short_hint) < 0) {
+                /* out of memory: the message is only cut short, the refusal stands */
+            }
+            kinds++;
+            only = r;
+        }
+        cg_buf_cleanup(&names);
     }
-    if (rc == 0 && (refs & CG_REF_UPSTREAMS)) {
-        CG_STMT q = NULL;
-        rc = query(s, &q, err,
-                   "SELECT DISTINCT upstream FROM upstream_cas WHERE env = ? AND ca_name = ? ORDER BY upstream", "tt",
-                   env, name);
-        if (rc == 0) rc = names_collect(s, q, &ups, &n_ups, err);
-    }
-    if (rc == 0 && (n_pins || n_ups)) {
-        char pins_part[CG_ERR_MSG_MAX / 2] = "", ups_part[CG_ERR_MSG_MAX / 2] = "";
-        if (n_pins)
-            snprintf(pins_part, sizeof(pins_part), "it is pinned by %zu target%s: %s", n_pins, n_pins == 1 ? "" : "s",
-                     cg_buf_str(&pins));
-        if (n_ups)
-            snprintf(ups_part, sizeof(ups_part), "it is trusted by %zu upstream%s: %s", n_ups, n_ups == 1 ? "" : "s",
-                     cg_buf_str(&ups));
-        cg_err_set(err, CG_EINUSE, "%s: %s%s%s", what, pins_part, n_pins && n_ups ? "; " : "", ups_part);
-        if (n_pins && !n_ups)
-            rc = cg_err_hint_code(err, CG_EINUSE, "remove or repin them first: certgate pin rm TARGET");
-        else if (!n_pins)
-            rc = cg_err_hint_code(err, CG_EINUSE,
-                                  "change their trust first (certgate upstream set UPSTREAM --ca OTHER_CA, or "
-                                  "--no-ca for the environment's trust), or remove them: certgate upstream rm UPSTREAM");
+    if (rc == 0 && kinds) {
+        cg_err_set(err, CG_EINUSE, "%s: %s", what, cg_buf_str(&msg));
+        if (kinds == 1)
+            rc = cg_err_hint_code(err, CG_EINUSE, "%s", only->hint);
         else
-            rc = cg_err_hint_code(err, CG_EINUSE,
-                                  "remove or repin the pins (certgate pin rm TARGET) and change the upstreams' trust "
-                                  "(certgate upstream set UPSTREAM --no-ca) first");
+            rc = cg_err_hint_code(err, CG_EINUSE, "%s first", cg_buf_str(&hint));
     }
-    cg_buf_cleanup(&pins);
-    cg_buf_cleanup(&ups);
+    cg_buf_cleanup(&msg);
+    cg_buf_cleanup(&hint);
     return rc;
 }
 
@@ -723,6 +769,12 @@ static int cert_check(const struct cg_store_cert *c, struct cg_err *err)
                    kind_name(c->kind), c->name);
         return cg_err_hint_code(err, CG_EINVAL, "mark a client certificate as the default");
     }
+    if (c->crl_pem && (c->kind != CG_STORE_CA || !*c->crl_pem)) {
+        cg_err_set(err, CG_EINVAL, "%s certificate '%s' comes with %s", kind_name(c->kind), c->name,
+                   c->kind == CG_STORE_CA ? "empty CRL data (NULL means none)" : "CRLs; only a CA bundle has CRLs");
+        return cg_err_hint_code(err, CG_EINVAL, "give CRLs with the CA bundle of their issuer: certgate ca add NAME "
+                                                "FILE --crl CRL");
+    }
     return 0;
 }
 
@@ -747,7 +799,13 @@ static int cert_put_tx(struct cg_store_sqlite *s, const char *env, const struct 
         char what[CG_ERR_MSG_MAX / 2];
         snprintf(what, sizeof(what), "cannot replace CA bundle '%s' of environment '%s' with a %s certificate",
                  c->name, env, kind_name(c->kind));
-        CG_GUARD(in_use_refuse(s, env, c->name, CG_REF_UPSTREAMS, what, err));
+        CG_GUARD(in_use_refuse(s, env, c->name, CG_REF_UPSTREAMS | CG_REF_SITES | CG_REF_PROFILES, what, err));
+    }
+    if (found && kind == CG_STORE_SERVER && c->kind != CG_STORE_SERVER) {
+        char what[CG_ERR_MSG_MAX / 2];
+        snprintf(what, sizeof(what), "cannot replace server certificate '%s' of environment '%s' with a %s certificate",
+                 c->name, env, kind_name(c->kind));
+        CG_GUARD(in_use_refuse(s, env, c->name, CG_REF_SITES, what, err));
     }
     /* Clear the other default first: the schema allows one per environment at any moment. */
     if (c->is_default)
@@ -756,19 +814,20 @@ static int cert_put_tx(struct cg_store_sqlite *s, const char *env, const struct 
                      "itt", now, env, c->name));
     const char *warnings = c->warnings_json ? c->warnings_json : "[]";
     if (found)
-        /* UPDATE in place, not DELETE + INSERT: (env, name) stays, so the pins naming it stay
-         * valid (the foreign key is RESTRICT); created_at is kept. */
+        /* UPDATE in place, not DELETE + INSERT: (env, name) stays, so the pins, sites, profiles
+         * and upstreams naming it stay valid (the foreign keys are RESTRICT); created_at is kept,
+         * everything else (the CRLs too) is the new certificate's. */
         CG_GUARD(run(s, err,
                      "UPDATE certs SET id = ?, kind = ?, is_default = ?, cert_pem = ?, key_blob = ?, "
-                     "warnings = ?, updated_at = ? WHERE env = ? AND name = ?",
-                     "tiitbtitt", c->id, (int64_t)c->kind, (int64_t)c->is_default, c->cert_pem, c->key_blob,
-                     c->key_blob_len, warnings, now, env, c->name));
+                     "warnings = ?, crl_pem = ?, updated_at = ? WHERE env = ? AND name = ?",
+                     "tiitbttitt", c->id, (int64_t)c->kind, (int64_t)c->is_default, c->cert_pem, c->key_blob,
+                     c->key_blob_len, warnings, c->crl_pem, now, env, c->name));
     else
         CG_GUARD(run(s, err,
-                     "INSERT INTO certs (id, env, name, kind, is_default, cert_pem, key_blob, warnings, "
-                     "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     "tttiitbtii", c->id, env, c->name, (int64_t)c->kind, (int64_t)c->is_default, c->cert_pem,
-                     c->key_blob, c->key_blob_len, warnings, now, now));
+                     "INSERT INTO certs (id, env, name, kind, is_default, cert_pem, key_blob, warnings, crl_pem, "
+                     "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     "tttiitbttii", c->id, env, c->name, (int64_t)c->kind, (int64_t)c->is_default, c->cert_pem,
+                     c->key_blob, c->key_blob_len, warnings, c->crl_pem, now, now));
     return revision_bump(s, env, err);
 }
 
@@ -792,7 +851,7 @@ static int cert_delete_tx(struct cg_store_sqlite *s, const char *env, const char
     if (!found) return cert_not_found(env, name, err);
     char what[CG_ERR_MSG_MAX / 2];
     snprintf(what, sizeof(what), "cannot delete certificate '%s' of environment '%s'", name, env);
-    CG_GUARD(in_use_refuse(s, env, name, CG_REF_PINS | CG_REF_UPSTREAMS, what, err));
+    CG_GUARD(in_use_refuse(s, env, name, CG_REF_PINS | CG_REF_UPSTREAMS | CG_REF_SITES | CG_REF_PROFILES, what, err));
     CG_GUARD(run(s, err, "DELETE FROM certs WHERE env = ? AND name = ?", "tt", env, name));
     return revision_bump(s, env, err);
 }
@@ -913,6 +972,23 @@ static int upstream_not_found(const char *env, const char *name, struct cg_err *
     return cg_err_hint_code(err, CG_ENOTFOUND, "see the upstreams with: certgate upstream list --env %s", env);
 }
 
+/* names[0..n) are non-empty and distinct; the messages name the owner ("site 'web'") and what the
+ * names are. */
+static int names_unique_check(const char *owner_kind, const char *owner, const char *what, char **names, size_t n,
+                              struct cg_err *err)
+{
+    if (n && !names) return cg_err_set(err, CG_EINVAL, "%s '%s': %s count given without names", owner_kind, owner, what);
+    for (size_t i = 0; i < n; i++) {
+        if (!names[i] || !*names[i]) return cg_err_set(err, CG_EINVAL, "%s '%s' names an empty %s", owner_kind, owner, what);
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(names[i], names[j])) {
+                cg_err_set(err, CG_EINVAL, "%s '%s' names %s '%s' twice", owner_kind, owner, what, names[i]);
+                return cg_err_hint_code(err, CG_EINVAL, "give each %s once", what);
+            }
+    }
+    return 0;
+}
+
 static int upstream_check(const struct cg_store_upstream *u, struct cg_err *err)
 {
     if (!u) return cg_err_set(err, CG_EINVAL, "no upstream given");
@@ -923,14 +999,31 @@ static int upstream_check(const struct cg_store_upstream *u, struct cg_err *err)
                           u->name);
     if (u->spki_sha256 && !*u->spki_sha256)
         return cg_err_set(err, CG_EINVAL, "upstream '%s' has an empty SPKI pin (NULL means no pin)", u->name);
-    if (u->n_cas && !u->cas) return cg_err_set(err, CG_EINVAL, "upstream '%s': CA count given without CAs", u->name);
-    for (size_t i = 0; i < u->n_cas; i++) {
-        if (!u->cas[i] || !*u->cas[i]) return cg_err_set(err, CG_EINVAL, "upstream '%s' names an empty CA", u->name);
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(u->cas[i], u->cas[j])) {
-                cg_err_set(err, CG_EINVAL, "upstream '%s' names CA '%s' twice", u->name, u->cas[i]);
-                return cg_err_hint_code(err, CG_EINVAL, "give each CA once");
-            }
+    return names_unique_check("upstream", u->name, "CA", u->cas, u->n_cas, err);
+}
+
+/* ca must be a `ca` certificate of env: what an upstream trusts, and what sites and profiles
+ * verify clients with. The message names the owner ("upstream 'api'") and what it does with the
+ * CA (third person "trusts", infinitive "trust"). */
+static int ca_ref_check(struct cg_store_sqlite *s, const char *env, const char *owner_kind, const char *owner,
+                        const char *does, const char *to_do, const char *ca, struct cg_err *err)
+{
+    int kind = -1;
+    int found = cert_kind_get(s, env, ca, &kind, err);
+    CG_GUARD(found);
+    if (!found) {
+        cg_err_set(err, CG_ENOTFOUND, "%s '%s' %s CA '%s', but there is no CA bundle of that name in environment '%s'",
+                   owner_kind, owner, does, ca, env);
+        return cg_err_hint_code(err, CG_ENOTFOUND, "add it first with: certgate ca add %s FILE --env %s (certgate "
+                                                   "ca list shows the CA bundles)",
+                                ca, env);
+    }
+    if (kind != CG_STORE_CA) {
+        cg_err_set(err, CG_EINVAL, "%s '%s' cannot %s '%s': it is a %s certificate, not a CA bundle, and a%s %s %s CA "
+                                   "bundles only",
+                   owner_kind, owner, to_do, ca, kind_name(kind), owner_kind[0] == 'u' ? "n" : "", owner_kind, does);
+        return cg_err_hint_code(err, CG_EINVAL, "name a CA bundle (certgate ca list shows them), or add the CA "
+                                                "with: certgate ca add NAME FILE");
     }
     return 0;
 }
@@ -939,27 +1032,8 @@ static int upstream_check(const struct cg_store_upstream *u, struct cg_err *err)
 static int upstream_cas_check(struct cg_store_sqlite *s, const char *env, const struct cg_store_upstream *u,
                               struct cg_err *err)
 {
-    for (size_t i = 0; i < u->n_cas; i++) {
-        int kind = -1;
-        int found = cert_kind_get(s, env, u->cas[i], &kind, err);
-        CG_GUARD(found);
-        if (!found) {
-            cg_err_set(err, CG_ENOTFOUND, "upstream '%s' trusts CA '%s', but there is no CA bundle of that name in "
-                                          "environment '%s'",
-                       u->name, u->cas[i], env);
-            return cg_err_hint_code(err, CG_ENOTFOUND, "add it first with: certgate ca add %s FILE --env %s (certgate "
-                                                       "ca list shows the CA bundles)",
-                                    u->cas[i], env);
-        }
-        if (kind != CG_STORE_CA) {
-            cg_err_set(err, CG_EINVAL,
-                       "upstream '%s' cannot trust '%s': it is a %s certificate, not a CA bundle, and an upstream "
-                       "trusts CA bundles only",
-                       u->name, u->cas[i], kind_name(kind));
-            return cg_err_hint_code(err, CG_EINVAL, "name a CA bundle (certgate ca list shows them), or add the CA "
-                                                    "with: certgate ca add NAME FILE");
-        }
-    }
+    for (size_t i = 0; i < u->n_cas; i++)
+        CG_GUARD(ca_ref_check(s, env, "upstream", u->name, "trusts", "trust", u->cas[i], err));
     return 0;
 }
 
@@ -1062,16 +1136,7 @@ static int upstream_row_read(struct cg_store_sqlite *s, const char *env, sqlite3
     CG_STMT c = NULL;
     CG_GUARD(query(s, &c, err, "SELECT ca_name FROM upstream_cas WHERE env = ? AND upstream = ? ORDER BY position",
                    "tt", env, u->name));
-    size_t cap = 0;
-    int rc;
-    while ((rc = step(s, c, err)) == 1) {
-        if (cg_array_reserve(&u->cas, &cap, u->n_cas + 1, sizeof(*u->cas)) < 0) return CG_ENOMEM;
-        char *name = NULL;
-        CG_GUARD(col_text(c, 0, &name));
-        if (!name && !(name = cg_strdup(""))) return CG_ENOMEM;
-        u->cas[u->n_cas++] = name;
-    }
-    return rc;
+    return texts_read(s, c, &u->cas, &u->n_cas, err);
 }
 
 static int upstream_row_cb(struct cg_store_sqlite *s, const char *env, sqlite3_stmt *q, void *item,
@@ -1137,6 +1202,644 @@ static int sqlite_upstream_delete(struct cg_store *st, const char *env, const ch
     return ctx(rc, err, "cannot delete upstream '%s' of environment '%s'", name, env);
 }
 
+/* ---- sites --------------------------------------------------------------------------------- */
+
+static int site_not_found(const char *env, const char *name, struct cg_err *err)
+{
+    cg_err_set(err, CG_ENOTFOUND, "no site named '%s' in environment '%s'", name, env);
+    return cg_err_hint_code(err, CG_ENOTFOUND, "see the sites with: certgate site list --env %s", env);
+}
+
+/* Every host of site once: its domains and its mTLS domain. */
+static int site_hosts_check(const struct cg_store_site *site, struct cg_err *err)
+{
+    size_t n = site->n_domains + (site->mtls_domain.host ? 1 : 0);
+    for (size_t i = 0; i < n; i++) {
+        const struct cg_store_site_domain *d = i < site->n_domains ? &site->domains[i] : &site->mtls_domain;
+        if (!d->host || !*d->host) return cg_err_set(err, CG_EINVAL, "site '%s' has an empty domain", site->name);
+        if (d->cert_name && !*d->cert_name)
+            return cg_err_set(err, CG_EINVAL, "site '%s': domain '%s' names an empty certificate (NULL means "
+                                              "automatic)",
+                              site->name, d->host);
+        for (size_t j = 0; j < i; j++) {
+            const struct cg_store_site_domain *o = j < site->n_domains ? &site->domains[j] : &site->mtls_domain;
+            if (strcmp(o->host, d->host) != 0) continue;
+            cg_err_set(err, CG_EINVAL, "site '%s' names host '%s' twice%s", site->name, d->host,
+                       i >= site->n_domains ? " (as a domain and as its mTLS domain)" : "");
+            return cg_err_hint_code(err, CG_EINVAL, "give each host once; the mTLS domain is a host of its own");
+        }
+    }
+    return 0;
+}
+
+static int site_check(const struct cg_store_site *site, struct cg_err *err)
+{
+    if (!site) return cg_err_set(err, CG_EINVAL, "no site given");
+    CG_GUARD(arg_check("site name", site->name, err));
+    if (!site->backend || !*site->backend) return cg_err_set(err, CG_EINVAL, "site '%s' has no backend", site->name);
+    if (site->mtls < CG_STORE_MTLS_OFF || site->mtls > CG_STORE_MTLS_REQUIRED)
+        return cg_err_set(err, CG_EINVAL, "site '%s' has an unknown mTLS mode (%d)", site->name, site->mtls);
+    if (site->n_domains && !site->domains)
+        return cg_err_set(err, CG_EINVAL, "site '%s': domain count given without domains", site->name);
+    if (!site->mtls_domain.host && site->mtls_domain.cert_name)
+        return cg_err_set(err, CG_EINVAL, "site '%s' names a certificate for an mTLS domain it does not have",
+                          site->name);
+    CG_GUARD(site_hosts_check(site, err));
+    return names_unique_check("site", site->name, "client CA", site->client_cas, site->n_client_cas, err);
+}
+
+/* The certificate a domain presents must be a server certificate of env. */
+static int server_ref_check(struct cg_store_sqlite *s, const char *env, const char *site, const char *host,
+                            const char *cert, struct cg_err *err)
+{
+    int kind = -1;
+    int found = cert_kind_get(s, env, cert, &kind, err);
+    CG_GUARD(found);
+    if (!found) {
+        cg_err_set(err, CG_ENOTFOUND, "site '%s': domain '%s' presents certificate '%s', but there is no certificate of "
+                                      "that name in environment '%s'",
+                   site, host, cert, env);
+        return cg_err_hint_code(err, CG_ENOTFOUND, "add it first with: certgate cert add %s FILE --kind server --env %s",
+                                cert, env);
+    }
+    if (kind != CG_STORE_SERVER) {
+        cg_err_set(err, CG_EINVAL, "site '%s': domain '%s' cannot present '%s': it is a %s certificate, and a domain "
+                                   "presents a server certificate",
+                   site, host, cert, kind_name(kind));
+        return cg_err_hint_code(err, CG_EINVAL, "import the certificate with --kind server (certgate cert add NAME FILE "
+                                                "--kind server), or name a server certificate");
+    }
+    return 0;
+}
+
+/* A host belongs to one site of the environment: 0 when host is free or site's own. */
+static int host_free_check(struct cg_store_sqlite *s, const char *env, const char *site, const char *host,
+                           struct cg_err *err)
+{
+    CG_STMT q = NULL;
+    CG_GUARD(query(s, &q, err, "SELECT site FROM site_domains WHERE env = ? AND host = ? AND site <> ?", "ttt", env,
+                   host, site));
+    int rc = step(s, q, err);
+    if (rc <= 0) return rc;
+    const unsigned char *other = sqlite3_column_text(q, 0);
+    cg_err_set(err, CG_EEXISTS, "host '%s' already belongs to site '%s' in environment '%s'; a host belongs to one site",
+               host, other ? (const char *)other : "?", env);
+    return cg_err_hint_code(err, CG_EEXISTS, "remove it from site '%s' first (certgate site set %s --domain ...), or "
+                                             "choose another host",
+                            other ? (const char *)other : "?", other ? (const char *)other : "SITE");
+}
+
+static int site_refs_check(struct cg_store_sqlite *s, const char *env, const struct cg_store_site *site,
+                           struct cg_err *err)
+{
+    size_t n = site->n_domains + (site->mtls_domain.host ? 1 : 0);
+    for (size_t i = 0; i < n; i++) {
+        const struct cg_store_site_domain *d = i < site->n_domains ? &site->domains[i] : &site->mtls_domain;
+        if (d->cert_name) CG_GUARD(server_ref_check(s, env, site->name, d->host, d->cert_name, err));
+        CG_GUARD(host_free_check(s, env, site->name, d->host, err));
+    }
+    for (size_t i = 0; i < site->n_client_cas; i++)
+        CG_GUARD(ca_ref_check(s, env, "site", site->name, "verifies clients with", "verify clients with",
+                              site->client_cas[i], err));
+    return 0;
+}
+
+/* 1 when env has a row called name in table (a constant), 0 when not. */
+static int named_exists(struct cg_store_sqlite *s, const char *table, const char *env, const char *name,
+                        struct cg_err *err)
+{
+    char sql[96];
+    snprintf(sql, sizeof(sql), "SELECT 1 FROM %s WHERE env = ? AND name = ?", table);
+    CG_STMT q = NULL;
+    CG_GUARD(query(s, &q, err, sql, "tt", env, name));
+    return step(s, q, err);
+}
+
+static int site_children_write(struct cg_store_sqlite *s, const char *env, const struct cg_store_site *site,
+                               struct cg_err *err)
+{
+    for (size_t i = 0; i < site->n_domains; i++)
+        CG_GUARD(run(s, err, "INSERT INTO site_domains (env, host, site, cert_name, is_mtls) VALUES (?, ?, ?, ?, 0)",
+                     "tttt", env, site->domains[i].host, site->name, site->domains[i].cert_name));
+    if (site->mtls_domain.host)
+        CG_GUARD(run(s, err, "INSERT INTO site_domains (env, host, site, cert_name, is_mtls) VALUES (?, ?, ?, ?, 1)",
+                     "tttt", env, site->mtls_domain.host, site->name, site->mtls_domain.cert_name));
+    for (size_t i = 0; i < site->n_client_cas; i++)
+        CG_GUARD(run(s, err, "INSERT INTO site_cas (env, site, ca_name, position) VALUES (?, ?, ?, ?)", "ttti", env,
+                     site->name, site->client_cas[i], (int64_t)i));
+    return 0;
+}
+
+static int site_put_tx(struct cg_store_sqlite *s, const char *env, const struct cg_store_site *site, bool replace,
+                       struct cg_err *err)
+{
+    int64_t now = (int64_t)time(NULL);
+    int found = named_exists(s, "sites", env, site->name, err);
+    CG_GUARD(found);
+    if (found && !replace) {
+        cg_err_set(err, CG_EEXISTS, "a site named '%s' already exists in environment '%s'", site->name, env);
+        return cg_err_hint_code(err, CG_EEXISTS, "choose another name, or change it with: certgate site set %s ...",
+                                site->name);
+    }
+    CG_GUARD(site_refs_check(s, env, site, err));
+    if (found) {
+        /* UPDATE in place: created_at and the site's rules (which name the row) are kept; the
+         * domains and client CAs are written anew below. */
+        CG_GUARD(run(s, err, "UPDATE sites SET backend = ?, mtls = ?, updated_at = ? WHERE env = ? AND name = ?",
+                     "tiitt", site->backend, (int64_t)site->mtls, now, env, site->name));
+        CG_GUARD(run(s, err, "DELETE FROM site_domains WHERE env = ? AND site = ?", "tt", env, site->name));
+        CG_GUARD(run(s, err, "DELETE FROM site_cas WHERE env = ? AND site = ?", "tt", env, site->name));
+    } else {
+        CG_GUARD(run(s, err,
+                     "INSERT INTO sites (env, name, backend, mtls, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                     "tttiii", env, site->name, site->backend, (int64_t)site->mtls, now, now));
+    }
+    CG_GUARD(site_children_write(s, env, site, err));
+    return revision_bump(s, env, err);
+}
+
+static int sqlite_site_put(struct cg_store *st, const char *env, const struct cg_store_site *site, bool replace,
+                           struct cg_err *err)
+{
+    struct cg_store_sqlite *s = sq(st);
+    CG_GUARD(arg_check("environment", env, err));
+    CG_GUARD(site_check(site, err));
+    struct op op;
+    CG_GUARD(ctx(op_begin(s, &op, err), err, "cannot store site '%s' in environment '%s'", site->name, env));
+    int rc = op_end(s, &op, site_put_tx(s, env, site, replace, err), err);
+    return ctx(rc, err, "cannot store site '%s' in environment '%s'", site->name, env);
+}
+
+#define CG_SITE_COLUMNS "name, backend, mtls"
+
+/* Fills site from a row of CG_SITE_COLUMNS, then reads its domains and client CAs; on failure
+ * site holds what was read (cleanup frees it). CG_ENOMEM or CG_ESTORE. */
+static int site_row_read(struct cg_store_sqlite *s, const char *env, sqlite3_stmt *q, struct cg_store_site *site,
+                         struct cg_err *err)
+{
+    CG_GUARD(col_text(q, 0, &site->name));
+    CG_GUARD(col_text(q, 1, &site->backend));
+    site->mtls = sqlite3_column_int(q, 2);
+    if (!site->name) site->name = cg_strdup("");
+    if (!site->backend) site->backend = cg_strdup("");
+    if (!site->name || !site->backend) return CG_ENOMEM;
+    CG_STMT d = NULL;
+    CG_GUARD(query(s, &d, err,
+                   "SELECT host, cert_name, is_mtls FROM site_domains WHERE env = ? AND site = ? ORDER BY host", "tt",
+                   env, site->name));
+    size_t cap = 0;
+    int rc;
+    while ((rc = step(s, d, err)) == 1) {
+        struct cg_store_site_domain *dom = &site->mtls_domain;
+        if (!sqlite3_column_int(d, 2)) {
+            if (cg_array_reserve(&site->domains, &cap, site->n_domains + 1, sizeof(*site->domains)) < 0)
+                return CG_ENOMEM;
+            dom = &site->domains[site->n_domains++];
+            memset(dom, 0, sizeof(*dom));
+        }
+        CG_GUARD(col_text(d, 0, &dom->host));
+        CG_GUARD(col_text(d, 1, &dom->cert_name));
+        if (!dom->host && !(dom->host = cg_strdup(""))) return CG_ENOMEM;
+    }
+    CG_GUARD(rc);
+    CG_STMT c = NULL;
+    CG_GUARD(query(s, &c, err, "SELECT ca_name FROM site_cas WHERE env = ? AND site = ? ORDER BY position", "tt", env,
+                   site->name));
+    return texts_read(s, c, &site->client_cas, &site->n_client_cas, err);
+}
+
+static int site_row_cb(struct cg_store_sqlite *s, const char *env, sqlite3_stmt *q, void *item, struct cg_err *err)
+{
+    return site_row_read(s, env, q, item, err);
+}
+
+static int sqlite_site_get(struct cg_store *st, const char *env, const char *name, struct cg_store_site *out,
+                           struct cg_err *err)
+{
+    struct cg_store_sqlite *s = sq(st);
+    memset(out, 0, sizeof(*out));
+    CG_GUARD(arg_check("environment", env, err));
+    CG_GUARD(arg_check("site name", name, err));
+    CG_STMT q = NULL;
+    int rc = query(s, &q, err, "SELECT " CG_SITE_COLUMNS " FROM sites WHERE env = ? AND name = ?", "tt", env, name);
+    if (rc == 0) rc = step(s, q, err);
+    if (rc == 0) return site_not_found(env, name, err);
+    if (rc == 1) {
+        rc = site_row_read(s, env, q, out, err);
+        if (rc == CG_ENOMEM) rc = oom(err, "reading a site");
+    }
+    if (rc < 0) cg_store_site_cleanup(out);
+    return ctx(rc, err, "cannot read site '%s' of environment '%s'", name, env);
+}
+
+static int sqlite_site_list(struct cg_store *st, const char *env, struct cg_store_site_list *out, struct cg_err *err)
+{
+    struct cg_store_sqlite *s = sq(st);
+    out->items = NULL;
+    out->n = 0;
+    CG_GUARD(arg_check("environment", env, err));
+    CG_STMT q = NULL;
+    int rc = query(s, &q, err, "SELECT " CG_SITE_COLUMNS " FROM sites WHERE env = ? ORDER BY name", "t", env);
+    rc = rows_collect(s, env, q, rc, &out->items, &out->n, sizeof(*out->items), site_row_cb, "listing sites", err);
+    if (rc < 0) {
+        cg_store_site_list_cleanup(out);
+        return ctx(rc, err, "cannot list the sites of environment '%s'", env);
+    }
+    return 0;
+}
+
+
+static int site_delete_tx(struct cg_store_sqlite *s, const char *env, const char *name, struct cg_err *err)
+{
+    /* its domains, client CAs and rules go with it (ON DELETE CASCADE) */
+    CG_GUARD(run(s, err, "DELETE FROM sites WHERE env = ? AND name = ?", "tt", env, name));
+    if (sqlite3_changes(s->db) == 0) return site_not_found(env, name, err);
+    return revision_bump(s, env, err);
+}
+
+static int sqlite_site_delete(struct cg_store *st, const char *env, const char *name, struct cg_err *err)
+{
+    struct cg_store_sqlite *s = sq(st);
+    CG_GUARD(arg_check("environment", env, err));
+    CG_GUARD(arg_check("site name", name, err));
+    struct op op;
+    CG_GUARD(ctx(op_begin(s, &op, err), err, "cannot delete site '%s' of environment '%s'", name, env));
+    int rc = op_end(s, &op, site_delete_tx(s, env, name, err), err);
+    return ctx(rc, err, "cannot delete site '%s' of environment '%s'", name, env);
+}
+
+/* ---- access profiles ----------------------------------------------------------------------- */
+
+static bool is_preset(const char *name)
+{
+    return !strcmp(name, CG_STORE_PROFILE_ALLOW_ALL) || !strcmp(name, CG_STORE_PROFILE_DENY_ALL);
+}
+
+static int profile_not_found(const char *env, const char *name, struct cg_err *err)
+{
+    cg_err_set(err, CG_ENOTFOUND, "no profile named '%s' in environment '%s'", name, env);
+    return cg_err_hint_code(err, CG_ENOTFOUND, "see the profiles with: certgate profile list --env %s (or use a preset: "
+                                               "allow-all, deny-all)",
+                            env);
+}
+
+static bool fingerprint_valid(const char *fp)
+{
+    size_t i = 0;
+    for (; fp[i]; i++)
+        if (!((fp[i] >= '0' && fp[i] <= '9') || (fp[i] >= 'a' && fp[i] <= 'f'))) return false;
+    return i == 64;
+}
+
+static int profile_check(const struct cg_store_profile *p, struct cg_err *err)
+{
+    if (!p) return cg_err_set(err, CG_EINVAL, "no profile given");
+    CG_GUARD(arg_check("profile name", p->name, err));
+    if (is_preset(p->name)) {
+        cg_err_set(err, CG_EINVAL, "'%s' is a preset, not a name a profile can take", p->name);
+        return cg_err_hint_code(err, CG_EINVAL, "name rules '%s' directly (certgate site rule SITE PATH %s), or choose "
+                                                "another profile name",
+                                p->name, p->name);
+    }
+    CG_GUARD(names_unique_check("profile", p->name, "allowed range", p->allow_ips, p->n_allow_ips, err));
+    CG_GUARD(names_unique_check("profile", p->name, "denied range", p->deny_ips, p->n_deny_ips, err));
+    if (p->n_cas && !p->cas) return cg_err_set(err, CG_EINVAL, "profile '%s': CA count given without CAs", p->name);
+    for (size_t i = 0; i < p->n_cas; i++) {
+        const struct cg_store_profile_ca *c = &p->cas[i];
+        if (!c->ca || !*c->ca) return cg_err_set(err, CG_EINVAL, "profile '%s' names an empty CA", p->name);
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(c->ca, p->cas[j].ca)) {
+                cg_err_set(err, CG_EINVAL, "profile '%s' names client CA '%s' twice", p->name, c->ca);
+                return cg_err_hint_code(err, CG_EINVAL, "give each CA once, with all its selected certificates: "
+                                                        "CA@FP1,FP2");
+            }
+        CG_GUARD(names_unique_check("profile", p->name, "signer fingerprint", c->fingerprints, c->n_fingerprints, err));
+        for (size_t j = 0; j < c->n_fingerprints; j++)
+            if (!fingerprint_valid(c->fingerprints[j]))
+                return cg_err_set(err, CG_EINVAL, "profile '%s': '%s' is not a SHA-256 fingerprint (64 lowercase hex "
+                                                  "characters)",
+                                  p->name, c->fingerprints[j]);
+    }
+    return 0;
+}
+
+static int profile_children_write(struct cg_store_sqlite *s, const char *env, const struct cg_store_profile *p,
+                                  struct cg_err *err)
+{
+    static const char ip_sql[] = "INSERT INTO profile_ips (env, profile, deny, cidr, position) VALUES (?, ?, ?, ?, ?)";
+    for (size_t i = 0; i < p->n_allow_ips; i++)
+        CG_GUARD(run(s, err, ip_sql, "ttiti", env, p->name, (int64_t)0, p->allow_ips[i], (int64_t)i));
+    for (size_t i = 0; i < p->n_deny_ips; i++)
+        CG_GUARD(run(s, err, ip_sql, "ttiti", env, p->name, (int64_t)1, p->deny_ips[i], (int64_t)i));
+    for (size_t i = 0; i < p->n_cas; i++) {
+        const struct cg_store_profile_ca *c = &p->cas[i];
+        CG_GUARD(run(s, err, "INSERT INTO profile_cas (env, profile, ca_name, position) VALUES (?, ?, ?, ?)", "ttti",
+                     env, p->name, c->ca, (int64_t)i));
+        for (size_t j = 0; j < c->n_fingerprints; j++)
+            CG_GUARD(run(s, err,
+                         "INSERT INTO profile_ca_signers (env, profile, ca_name, fingerprint, position) "
+                         "VALUES (?, ?, ?, ?, ?)",
+                         "tttti", env, p->name, c->ca, c->fingerprints[j], (int64_t)j));
+    }
+    return 0;
+}
+
+static int profile_put_tx(struct cg_store_sqlite *s, const char *env, const struct cg_store_profile *p, bool replace,
+                          struct cg_err *err)
+{
+    int64_t now = (int64_t)time(NULL);
+    int found = named_exists(s, "profiles", env, p->name, err);
+    CG_GUARD(found);
+    if (found && !replace) {
+        cg_err_set(err, CG_EEXISTS, "a profile named '%s' already exists in environment '%s'", p->name, env);
+        return cg_err_hint_code(err, CG_EEXISTS, "choose another name, or change it with: certgate profile set %s ...",
+                                p->name);
+    }
+    for (size_t i = 0; i < p->n_cas; i++)
+        CG_GUARD(ca_ref_check(s, env, "profile", p->name, "trusts", "trust", p->cas[i].ca, err));
+    if (found) {
+        /* UPDATE in place: the rules that name it stay valid; its lists are written anew */
+        CG_GUARD(run(s, err, "UPDATE profiles SET updated_at = ? WHERE env = ? AND name = ?", "itt", now, env, p->name));
+        CG_GUARD(run(s, err, "DELETE FROM profile_ips WHERE env = ? AND profile = ?", "tt", env, p->name));
+        CG_GUARD(run(s, err, "DELETE FROM profile_cas WHERE env = ? AND profile = ?", "tt", env, p->name));
+    } else {
+        CG_GUARD(run(s, err, "INSERT INTO profiles (env, name, created_at, updated_at) VALUES (?, ?, ?, ?)", "ttii", env,
+                     p->name, now, now));
+    }
+    CG_GUARD(profile_children_write(s, env, p, err));
+    return revision_bump(s, env, err);
+}
+
+static int sqlite_profile_put(struct cg_store *st, const char *env, const struct cg_store_profile *p, bool replace,
+                              struct cg_err *err)
+{
+    struct cg_store_sqlite *s = sq(st);
+    CG_GUARD(arg_check("environment", env, err));
+    CG_GUARD(profile_check(p, err));
+    struct op op;
+    CG_GUARD(ctx(op_begin(s, &op, err), err, "cannot store profile '%s' in environment '%s'", p->name, env));
+    int rc = op_end(s, &op, profile_put_tx(s, env, p, replace, err), err);
+    return ctx(rc, err, "cannot store profile '%s' in environment '%s'", p->name, env);
+}
+
+/* The ranges of p (deny 0: allowed, 1: denied), in the order given. */
+static int profile_ips_read(struct cg_store_sqlite *s, const char *env, struct cg_store_profile *p, int deny,
+                            struct cg_err *err)
+{
+    CG_STMT q = NULL;
+    CG_GUARD(query(s, &q, err,
+                   "SELECT cidr FROM profile_ips WHERE env = ? AND profile = ? AND deny = ? ORDER BY position", "tti",
+                   env, p->name, (int64_t)deny));
+    return deny ? texts_read(s, q, &p->deny_ips, &p->n_deny_ips, err)
+                : texts_read(s, q, &p->allow_ips, &p->n_allow_ips, err);
+}
+
+static int profile_cas_read(struct cg_store_sqlite *s, const char *env, struct cg_store_profile *p, struct cg_err *err)
+{
+    CG_STMT q = NULL;
+    CG_GUARD(query(s, &q, err, "SELECT ca_name FROM profile_cas WHERE env = ? AND profile = ? ORDER BY position", "tt",
+                   env, p->name));
+    size_t cap = 0;
+    int rc;
+    while ((rc = step(s, q, err)) == 1) {
+        if (cg_array_reserve(&p->cas, &cap, p->n_cas + 1, sizeof(*p->cas)) < 0) return CG_ENOMEM;
+        struct cg_store_profile_ca *c = &p->cas[p->n_cas++];
+        memset(c, 0, sizeof(*c));
+        CG_GUARD(col_text(q, 0, &c->ca));
+        if (!c->ca && !(c->ca = cg_strdup(""))) return CG_ENOMEM;
+        CG_STMT f = NULL;
+        CG_GUARD(query(s, &f, err,
+                       "SELECT fingerprint FROM profile_ca_signers WHERE env = ? AND profile = ? AND ca_name = ? "
+                       "ORDER BY position",
+                       "ttt", env, p->name, c->ca));
+        CG_GUARD(texts_read(s, f, &c->fingerprints, &c->n_fingerprints, err));
+    }
+    return rc;
+}
+
+static int profile_row_read(struct cg_store_sqlite *s, const char *env, sqlite3_stmt *q, struct cg_store_profile *p,
+                            struct cg_err *err)
+{
+    CG_GUARD(col_text(q, 0, &p->name));
+    if (!p->name && !(p->name = cg_strdup(""))) return CG_ENOMEM;
+    CG_GUARD(profile_ips_read(s, env, p, 0, err));
+    CG_GUARD(profile_ips_read(s, env, p, 1, err));
+    return profile_cas_read(s, env, p, err);
+}
+
+static int profile_row_cb(struct cg_store_sqlite *s, const char *env, sqlite3_stmt *q, void *item,
+                          struct cg_err *err)
+{
+    return profile_row_read(s, env, q, item, err);
+}
+
+static int sqlite_profile_get(struct cg_store *st, const char *env, const char *name, struct cg_store_profile *out,
+                              struct cg_err *err)
+{
+    struct cg_store_sqlite *s = sq(st);
+    memset(out, 0, sizeof(*out));
+    CG_GUARD(arg_check("environment", env, err));
+    CG_GUARD(arg_check("profile name", name, err));
+    CG_STMT q = NULL;
+    int rc = query(s, &q, err, "SELECT name FROM profiles WHERE env = ? AND name = ?", "tt", env, name);
+    if (rc == 0) rc = step(s, q, err);
+    if (rc == 0) return profile_not_found(env, name, err);
+    if (rc == 1) {
+        rc = profile_row_read(s, env, q, out, err);
+        if (rc == CG_ENOMEM) rc = oom(err, "reading a profile");
+    }
+    if (rc < 0) cg_store_profile_cleanup(out);
+    return ctx(rc, err, "cannot read profile '%s' of environment '%s'", name, env);
+}
+
+static int sqlite_profile_list(struct cg_store *st, const char *env, struct cg_store_profile_list *out,
+                               struct cg_err *err)
+{
+    struct cg_store_sqlite *s = sq(st);
+    out->items = NULL;
+    out->n = 0;
+    CG_GUARD(arg_check("environment", env, err));
+    CG_STMT q = NULL;
+    int rc = query(s, &q, err, "SELECT name FROM profiles WHERE env = ? ORDER BY name", "t", env);
+    rc = rows_collect(s, env, q, rc, &out->items, &out->n, sizeof(*out->items), profile_row_cb, "listing profiles",
+                      err);
+    if (rc < 0) {
+        cg_store_profile_list_cleanup(out);
+        return ctx(rc, err, "cannot list the profiles of environment '%s'", env);
+    }
+    return 0;
+}
+
+/* CG_EINUSE naming up to CG_INUSE_LIST_MAX rules (site and path) that name profile. */
+static int profile_in_use_refuse(struct cg_store_sqlite *s, const char *env, const char *name, struct cg_err *err)
+{
+    CG_STMT q = NULL;
+    CG_GUARD(query(s, &q, err,
+                   "SELECT 'site ''' || site || ''' path ''' || path || '''' FROM rules WHERE env = ? AND profile = ? "
+                   "ORDER BY site, path",
+                   "tt", env, name));
+    struct cg_buf list;
+    cg_buf_init(&list, CG_ERR_MSG_MAX);
+    size_t n = 0;
+    int rc;
+    while ((rc = step(s, q, err)) == 1) {
+        const unsigned char *t = sqlite3_column_text(q, 0);
+        if (n < CG_INUSE_LIST_MAX && cg_buf_printf(&list, "%s%s", n ? ", " : "", t ? (const char *)t : "?") < 0) {
+            /* out of memory: the list is only cut short, the refusal stands */
+        }
+        n++;
+    }
+    if (rc == 0 && n > CG_INUSE_LIST_MAX && cg_buf_printf(&list, " and %zu more", n - CG_INUSE_LIST_MAX) < 0) {
+        /* cut short, as above */
+    }
+    if (rc == 0 && n > 0) {
+        cg_err_set(err, CG_EINUSE, "cannot delete profile '%s' of environment '%s': %zu rule%s use%s it: %s", name, env,
+                   n, n == 1 ? "" : "s", n == 1 ? "s" : "", cg_buf_str(&list));
+        rc = cg_err_hint_code(err, CG_EINUSE, "point those rules at another profile (certgate site rule SITE PATH "
+                                              "OTHER) or remove them (certgate site rule rm SITE PATH) first");
+    }
+    cg_buf_cleanup(&list);
+    return rc;
+}
+
+static int profile_delete_tx(struct cg_store_sqlite *s, const char *env, const char *name, struct cg_err *err)
+{
+    int found = named_exists(s, "profiles", env, name, err);
+    CG_GUARD(found);
+    if (!found) return profile_not_found(env, name, err);
+    CG_GUARD(profile_in_use_refuse(s, env, name, err));
+    /* its ranges, CAs and signers go with it (ON DELETE CASCADE) */
+    CG_GUARD(run(s, err, "DELETE FROM profiles WHERE env = ? AND name = ?", "tt", env, name));
+    return revision_bump(s, env, err);
+}
+
+static int sqlite_profile_delete(struct cg_store *st, const char *env, const char *name, struct cg_err *err)
+{
+    struct cg_store_sqlite *s = sq(st);
+    CG_GUARD(arg_check("environment", env, err));
+    CG_GUARD(arg_check("profile name", name, err));
+    struct op op;
+    CG_GUARD(ctx(op_begin(s, &op, err), err, "cannot delete profile '%s' of environment '%s'", name, env));
+    int rc = op_end(s, &op, profile_delete_tx(s, env, name, err), err);
+    return ctx(rc, err, "cannot delete profile '%s' of environment '%s'", name, env);
+}
+
+/* ---- path rules ---------------------------------------------------------------------------- */
+
+static int rule_check(const struct cg_store_rule *r, struct cg_err *err)
+{
+    if (!r) return cg_err_set(err, CG_EINVAL, "no rule given");
+    CG_GUARD(arg_check("site name", r->site, err));
+    CG_GUARD(arg_check("rule path", r->path, err));
+    CG_GUARD(arg_check("profile name", r->profile, err));
+    if (r->path[0] != '/') {
+        cg_err_set(err, CG_EINVAL, "rule path '%s' of site '%s' does not start with '/'", r->path, r->site);
+        return cg_err_hint_code(err, CG_EINVAL, "write the path prefix as requests carry it: / covers the whole site");
+    }
+    return 0;
+}
+
+static int rule_put_tx(struct cg_store_sqlite *s, const char *env, const struct cg_store_rule *r, struct cg_err *err)
+{
+    int found = named_exists(s, "sites", env, r->site, err);
+    CG_GUARD(found);
+    if (!found) return site_not_found(env, r->site, err);
+    bool preset = is_preset(r->profile);
+    if (!preset) {
+        found = named_exists(s, "profiles", env, r->profile, err);
+        CG_GUARD(found);
+        if (!found) {
+            cg_err_set(err, CG_ENOTFOUND, "rule '%s' of site '%s' names profile '%s', but there is no profile of that "
+                                          "name in environment '%s'",
+                       r->path, r->site, r->profile, env);
+            return cg_err_hint_code(err, CG_ENOTFOUND, "add it first (certgate profile add %s ...), or name a preset: "
+                                                       "allow-all, deny-all",
+                                    r->profile);
+        }
+    }
+    CG_GUARD(run(s, err,
+                 "INSERT INTO rules (env, site, path, profile, preset) VALUES (?, ?, ?, ?, ?) "
+                 "ON CONFLICT (env, site, path) DO UPDATE SET profile = excluded.profile, preset = excluded.preset",
+                 "ttttt", env, r->site, r->path, preset ? NULL : r->profile, preset ? r->profile : NULL));
+    return revision_bump(s, env, err);
+}
+
+static int sqlite_rule_put(struct cg_store *st, const char *env, const struct cg_store_rule *r, struct cg_err *err)
+{
+    struct cg_store_sqlite *s = sq(st);
+    CG_GUARD(arg_check("environment", env, err));
+    CG_GUARD(rule_check(r, err));
+    struct op op;
+    CG_GUARD(ctx(op_begin(s, &op, err), err, "cannot store rule '%s' of site '%s' in environment '%s'", r->path,
+                 r->site, env));
+    int rc = op_end(s, &op, rule_put_tx(s, env, r, err), err);
+    return ctx(rc, err, "cannot store rule '%s' of site '%s' in environment '%s'", r->path, r->site, env);
+}
+
+static int rule_delete_tx(struct cg_store_sqlite *s, const char *env, const char *site, const char *path,
+                          struct cg_err *err)
+{
+    CG_GUARD(run(s, err, "DELETE FROM rules WHERE env = ? AND site = ? AND path = ?", "ttt", env, site, path));
+    if (sqlite3_changes(s->db) > 0) return revision_bump(s, env, err);
+    int found = named_exists(s, "sites", env, site, err);
+    CG_GUARD(found);
+    if (!found) return site_not_found(env, site, err);
+    cg_err_set(err, CG_ENOTFOUND, "site '%s' has no rule for path '%s' in environment '%s'", site, path, env);
+    return cg_err_hint_code(err, CG_ENOTFOUND, "see its rules with: certgate site show %s --env %s", site, env);
+}
+
+static int sqlite_rule_delete(struct cg_store *st, const char *env, const char *site, const char *path,
+                              struct cg_err *err)
+{
+    struct cg_store_sqlite *s = sq(st);
+    CG_GUARD(arg_check("environment", env, err));
+    CG_GUARD(arg_check("site name", site, err));
+    CG_GUARD(arg_check("rule path", path, err));
+    struct op op;
+    CG_GUARD(ctx(op_begin(s, &op, err), err, "cannot remove rule '%s' of site '%s' in environment '%s'", path, site,
+                 env));
+    int rc = op_end(s, &op, rule_delete_tx(s, env, site, path, err), err);
+    return ctx(rc, err, "cannot remove rule '%s' of site '%s' in environment '%s'", path, site, env);
+}
+
+static int rule_row_cb(struct cg_store_sqlite *s, const char *env, sqlite3_stmt *q, void *item, struct cg_err *err)
+{
+    CG_UNUSED(s);
+    CG_UNUSED(env);
+    CG_UNUSED(err);
+    struct cg_store_rule *r = item;
+    CG_GUARD(col_text(q, 0, &r->site));
+    CG_GUARD(col_text(q, 1, &r->path));
+    CG_GUARD(col_text(q, 2, &r->profile));
+    if (!r->site && !(r->site = cg_strdup(""))) return CG_ENOMEM;
+    if (!r->path && !(r->path = cg_strdup(""))) return CG_ENOMEM;
+    if (!r->profile && !(r->profile = cg_strdup(CG_STORE_PROFILE_DENY_ALL))) return CG_ENOMEM; /* fail closed */
+    return 0;
+}
+
+static int sqlite_rule_list(struct cg_store *st, const char *env, const char *site, struct cg_store_rule_list *out,
+                            struct cg_err *err)
+{
+    struct cg_store_sqlite *s = sq(st);
+    out->items = NULL;
+    out->n = 0;
+    CG_GUARD(arg_check("environment", env, err));
+    CG_STMT q = NULL;
+    int rc = site ? query(s, &q, err,
+                          "SELECT site, path, COALESCE(profile, preset) FROM rules WHERE env = ? AND site = ? "
+                          "ORDER BY site, path",
+                          "tt", env, site)
+                  : query(s, &q, err,
+                          "SELECT site, path, COALESCE(profile, preset) FROM rules WHERE env = ? ORDER BY site, path",
+                          "t", env);
+    rc = rows_collect(s, env, q, rc, &out->items, &out->n, sizeof(*out->items), rule_row_cb, "listing rules", err);
+    if (rc < 0) {
+        cg_store_rule_list_cleanup(out);
+        return ctx(rc, err, "cannot list the rules of environment '%s'", env);
+    }
+    return 0;
+}
+
 const struct cg_store_ops cg_store_sqlite_ops = {
     .scheme = "sqlite",
     .open = sqlite_open,
@@ -1158,4 +1861,15 @@ const struct cg_store_ops cg_store_sqlite_ops = {
     .upstream_get = sqlite_upstream_get,
     .upstream_list = sqlite_upstream_list,
     .upstream_delete = sqlite_upstream_delete,
+    .site_put = sqlite_site_put,
+    .site_get = sqlite_site_get,
+    .site_list = sqlite_site_list,
+    .site_delete = sqlite_site_delete,
+    .profile_put = sqlite_profile_put,
+    .profile_get = sqlite_profile_get,
+    .profile_list = sqlite_profile_list,
+    .profile_delete = sqlite_profile_delete,
+    .rule_put = sqlite_rule_put,
+    .rule_delete = sqlite_rule_delete,
+    .rule_list = sqlite_rule_list,
 };

@@ -1,0 +1,518 @@
+/* The ingress session: the proxy engine (proxy/proxy.h) behind a TLS handshake, with the site's
+ * policy applied to every request on the configuration current at that request (a mode, rule or
+ * CA change reaches established connections at their next request, without closing them). */
+#include "ingress/ingress.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "config/site.h"
+#include "config/snapshot.h"
+#include "core/mem.h"
+#include "core/str.h"
+#include "net/tls_server.h"
+
+void cg_ingress_config_defaults(struct cg_ingress_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    cg_proxy_config_defaults(&c->proxy);
+    c->proxy.release_idle_buffers = true;
+}
+
+/* The client certificate's facts, as the backend receives them; made once per connection. */
+struct identity {
+    char *xfcc;            /* X-Forwarded-Client-Cert value */
+    char *subject, *issuer;/* RFC 2253 */
+    char serial[96];       /* hex */
+    char sha256[65];       /* lowercase hex of the DER */
+    char not_after[32];    /* RFC 3339 */
+};
+
+struct ingress {
+    struct cg_proxy p; /* first */
+    const struct cg_ingress_config *cfg;
+    struct cg_runtime *hs_rt;     /* the configuration of the handshake (acc's indexes refer to it) */
+    struct cg_tls_accept acc;
+    STACK_OF(X509) *chain;        /* the client's verified chain, or NULL */
+    struct identity *id;          /* facts of chain's leaf, or NULL */
+
+    /* the request in flight: valid only while request_no is p->requests (they point into p->rt's
+     * snapshot, which a later request may no longer hold) */
+    uint64_t request_no;
+    const char *site;             /* name, in p->rt's snapshot */
+    struct cg_access_verdict verdict;
+    bool decided;                 /* verdict is set */
+    const char *mtls_domain;      /* for the answer that names it */
+    bool cert_ok;                 /* the chain counts for this request's site */
+
+    /* the backend the last request went to, to spare the pool lookup */
+    struct {
+        uint64_t gen;
+        int site;
+        struct cg_pool_entry *entry;
+    } backend;
+};
+
+/* ---- the client's identity ---- */
+
+static char *name_text(X509_NAME *n)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    if (!b) return NULL;
+    char *out = NULL;
+    if (X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253) >= 0) {
+        char *p;
+        long len = BIO_get_mem_data(b, &p);
+        out = cg_malloc((size_t)len + 1);
+        if (out) {
+            memcpy(out, p, (size_t)len);
+            out[len] = '\0';
+            /* RFC 2253 escapes control and non-ASCII bytes; a header value gets nothing else */
+            for (char *c = out; *c; c++)
+                if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
+        }
+    }
+    BIO_free(b);
+    return out;
+}
+
+/* Appends "key=value", quoting the value as Envoy does when it holds , ; = or " (RFC 7239 style). */
+static int xfcc_field(struct cg_buf *b, const char *key, const char *value, size_t len)
+{
+    if (b->len) CG_GUARD(cg_buf_append(b, ";", 1));
+    CG_GUARD(cg_buf_append_str(b, key));
+    CG_GUARD(cg_buf_append(b, "=", 1));
+    bool quote = false;
+    for (size_t i = 0; i < len; i++)
+        if (strchr(",;=\"", value[i]) || value[i] == ' ') quote = true;
+    if (quote) CG_GUARD(cg_buf_append(b, "\"", 1));
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if (c < 0x20 || c == 0x7f) c = '?';
+        if (c == '"' || c == '\\') CG_GUARD(cg_buf_append(b, "\\", 1));
+        CG_GUARD(cg_buf_append(b, &c, 1));
+    }
+    if (quote) CG_GUARD(cg_buf_append(b, "\"", 1));
+    return 0;
+}
+
+static void identity_free(struct identity *id)
+{
+    if (!id) return;
+    cg_free(id->xfcc);
+    cg_free(id->subject);
+    cg_free(id->issuer);
+    cg_free(id);
+}
+
+static struct identity *identity_new(X509 *leaf)
+{
+    struct identity *id = cg_calloc(1, sizeof(*id));
+    if (!id) return NULL;
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    if (!X509_digest(leaf, EVP_sha256(), md, &mdlen) || mdlen != 32) goto fail;
+    cg_hex_encode(md, 32, id->sha256);
+    id->subject = name_text(X509_get_subject_name(leaf));
+    id->issuer = name_text(X509_get_issuer_name(leaf));
+    if (!id->subject || !id->issuer) goto fail;
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), NULL);
+    char *hex = bn ? BN_bn2hex(bn) : NULL;
+    cg_strlcpy(id->serial, hex ? hex : "", sizeof(id->serial));
+    OPENSSL_free(hex);
+    BN_free(bn);
+    struct tm tm;
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(leaf), &tm))
+        strftime(id->not_after, sizeof(id->not_after), "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+    struct cg_buf b;
+    cg_buf_init(&b, 16384);
+    int rc = xfcc_field(&b, "Hash", id->sha256, 64);
+    if (!rc) rc = xfcc_field(&b, "Subject", id->subject, strlen(id->subject));
+    GENERAL_NAMES *sans = X509_get_ext_d2i(leaf, NID_subject_alt_name, NULL, NULL);
+    for (int kind = 0; kind < 2 && !rc; kind++) { /* URIs first, then DNS names, as Envoy writes them */
+        for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans) && !rc; i++) {
+            const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
+            int want = kind == 0 ? GEN_URI : GEN_DNS;
+            if (g->type != want) continue;
+            const ASN1_IA5STRING *s = kind == 0 ? g->d.uniformResourceIdentifier : g->d.dNSName;
+            rc = xfcc_field(&b, kind == 0 ? "URI" : "DNS", (const char *)ASN1_STRING_get0_data(s),
+                            (size_t)ASN1_STRING_length(s));
+        }
+    }
+    GENERAL_NAMES_free(sans);
+    if (!rc) rc = cg_buf_append(&b, "", 1);
+    if (rc) {
+        cg_buf_cleanup(&b);
+        goto fail;
+    }
+    id->xfcc = (char *)b.ptr; /* the buffer's memory becomes the string */
+    return id;
+fail:
+    identity_free(id);
+    return NULL;
+}
+
+/* ---- hooks ---- */
+
+/* Whether the request fields were set for the request being answered (not a previous one: a head
+ * refused before routing, 400/408/413/431, never reached request()). */
+static bool request_current(const struct ingress *s)
+{
+    return s->p.rt && s->request_no == s->p.requests;
+}
+
+/* The name of the site the handshake chose, "-" when none (it holds hs_rt for the connection). */
+static const char *handshake_site(const struct ingress *s)
+{
+    const struct cg_snapshot *snap = s->hs_rt ? s->hs_rt->snap : NULL;
+    return snap && s->acc.site >= 0 && (size_t)s->acc.site < snap->n_sites ? snap->sites[s->acc.site].name : "-";
+}
+
+static void log_fill(struct cg_proxy *p, struct cg_access_entry *e)
+{
+    struct ingress *s = (struct ingress *)p;
+    bool current = request_current(s);
+    if (s->id && current && s->cert_ok) {
+        e->cert = s->id->subject;
+        e->fingerprint = s->id->sha256;
+    }
+    if (p->client.ssl) {
+        e->tls_version = SSL_get_version(p->client.ssl);
+        e->resumed = SSL_session_reused(p->client.ssl);
+    }
+    e->site = current && s->site ? s->site : handshake_site(s);
+    if (current && s->decided) {
+        e->rule = s->verdict.rule;
+        e->profile = s->verdict.profile;
+        e->reason = s->verdict.reason;
+    } else if (s->acc.reason && s->acc.reason[0]) {
+        e->reason = s->acc.reason;
+    }
+}
+
+static void error_fields(struct cg_proxy *p, json_t *o)
+{
+    struct ingress *s = (struct ingress *)p;
+    bool current = request_current(s);
+    const char *site = current && s->site ? s->site : handshake_site(s);
+    json_object_set_new(o, "site", strcmp(site, "-") ? json_string(site) : json_null());
+    if (current && s->decided && !s->verdict.allowed) {
+        json_object_set_new(o, "rule", s->verdict.rule ? json_string(s->verdict.rule) : json_null());
+        json_object_set_new(o, "profile", s->verdict.profile ? json_string(s->verdict.profile) : json_null());
+        json_object_set_new(o, "reason", json_string(s->verdict.reason ? s->verdict.reason : "denied"));
+    }
+    if (current && s->mtls_domain) json_object_set_new(o, "mtls_domain", json_string(s->mtls_domain));
+}
+
+static const char *failure_word(enum cg_tls_accept_failure f)
+{
+    switch (f) {
+    case CG_TLS_ACCEPT_NO_SNI: return "tls_no_server_name";
+    case CG_TLS_ACCEPT_UNKNOWN_SNI: return "tls_unknown_server_name";
+    case CG_TLS_ACCEPT_NO_SERVER_CERT: return "tls_no_server_certificate";
+    case CG_TLS_ACCEPT_CERT_REQUIRED: return "tls_client_certificate_required";
+    case CG_TLS_ACCEPT_CERT_INVALID: return "tls_client_certificate_rejected";
+    default: return "tls_handshake_failed";
+    }
+}
+
+/* A refused handshake gets an access-log line of its own: the method is "-", the target the
+ * server name asked for, and the reason why (the client certificate's, when that was it). */
+static void handshake_failed(struct cg_proxy *p)
+{
+    struct ingress *s = (struct ingress *)p;
+    if (!p->cfg->log) return;
+    /* a connection that closed before its ClientHello (a port probe, a load balancer's health
+     * check) is no refusal worth a line */
+    if (s->acc.failure == CG_TLS_ACCEPT_PROTOCOL && SSL_in_before(p->client.ssl)) return;
+    const char *reason = s->acc.reason && s->acc.reason[0] ? s->acc.reason : NULL;
+    if (!reason && s->acc.failure == CG_TLS_ACCEPT_CERT_REQUIRED) reason = "no_certificate";
+    struct cg_access_entry e = {
+        .listener = "ingress",
+        .client = p->client_addr,
+        .method = "-",
+        .target = s->acc.server_name[0] ? s->acc.server_name : "-",
+        .upstream = "",
+        .cert = s->acc.detail[0] ? s->acc.detail : NULL,
+        .resumed = -1,
+        .reused = -1,
+        .error = failure_word(s->acc.failure),
+        .site = handshake_site(s),
+        .reason = reason,
+    };
+    cg_access_log_write(p->cfg->log, &e);
+}
+
+static bool handshake_done(struct cg_proxy *p)
+{
+    struct ingress *s = (struct ingress *)p;
+    s->chain = cg_tls_server_client_chain(p->client.ssl, s->hs_rt, &s->acc);
+    if (!s->chain && s->acc.presented) {
+        /* a resumed session whose certificate no longer verifies */
+        s->acc.failure = CG_TLS_ACCEPT_CERT_INVALID;
+        handshake_failed(p);
+        cg_proxy_close(p);
+        return false;
+    }
+    if (s->chain && sk_X509_num(s->chain) > 0) {
+        s->id = identity_new(sk_X509_value(s->chain, 0));
+        if (!s->id) {
+            cg_proxy_close(p);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void dial_failed(struct cg_proxy *p, const struct cg_dial_error *err)
+{
+    const char *hint = "check that the site's backend is running: certgate site show SITE";
+    switch (err->kind) {
+    case CG_DIAL_TIMEOUT: cg_proxy_fail(p, 504, "backend_timeout", hint, "%s", err->message); break;
+    case CG_DIAL_REFUSED: cg_proxy_fail(p, 502, "backend_refused", hint, "%s", err->message); break;
+    case CG_DIAL_DNS: cg_proxy_fail(p, 502, "backend_dns_failure", hint, "%s", err->message); break;
+    default: cg_proxy_fail(p, 502, "backend_unreachable", hint, "%s", err->message); break;
+    }
+}
+
+static void upstream_failed(struct cg_proxy *p, const char *when)
+{
+    cg_proxy_fail(p, 502, "backend_closed", NULL, "the backend %s closed the connection %s", p->dest, when);
+}
+
+/* ---- the request ---- */
+
+/* Whether the chain leads to one of the site's client CAs in the current configuration (a CA
+ * removed since the handshake no longer vouches for the connection). */
+static bool chain_fits_site(const struct cg_snapshot *snap, const struct cg_snapshot_site *site,
+                            STACK_OF(X509) *chain)
+{
+    for (size_t i = 0; i < site->n_client_cas; i++) {
+        STACK_OF(X509) *bundle = snap->certs[site->client_cas[i]].certs;
+        for (int k = 0; bundle && k < sk_X509_num(bundle); k++) {
+            X509 *ca = sk_X509_value(bundle, k);
+            if (cg_chain_contains_any(chain, &ca, 1)) return true;
+        }
+    }
+    return false;
+}
+
+/* Whether the first len bytes of name spell want (lowercase, '-' separated) in any case and with
+ * '_' for '-': CGI-style backends (WSGI, PHP, Rack) read X_Client_Verify as X-Client-Verify. */
+static bool name_is(struct cg_slice name, size_t len, const char *want)
+{
+    for (size_t i = 0; i < len; i++) {
+        uint8_t c = name.ptr[i];
+        if (c >= 'A' && c <= 'Z') c = (uint8_t)(c - 'A' + 'a');
+        if (c == '_') c = '-';
+        if (c != (uint8_t)want[i]) return false;
+    }
+    return true;
+}
+
+/* Fields the backend must only ever get from certgate: client-sent copies are dropped. */
+static bool is_identity_header(struct cg_slice name)
+{
+    static const char *const names[] = {
+        "x-forwarded-client-cert", "x-client-verify", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+    };
+    for (size_t i = 0; i < CG_ARRAY_LEN(names); i++)
+        if (name.len == strlen(names[i]) && name_is(name, name.len, names[i])) return true;
+    return name.len > 14 && name_is(name, 14, "x-client-cert-");
+}
+
+static int add_header(struct cg_proxy *p, const char *name, const char *value)
+{
+    return cg_http_write_header(&p->to_up, cg_slice_str(name), cg_slice_str(value));
+}
+
+static int write_head(struct ingress *s, const struct cg_http_request *req)
+{
+    struct cg_proxy *p = &s->p;
+    CG_GUARD(cg_proxy_head_begin(p, req, req->target, NULL, is_identity_header));
+    char ip[64];
+    cg_strlcpy(ip, p->client_addr, sizeof(ip));
+    char *colon = strrchr(ip, ':'); /* "1.2.3.4:5" and "[::1]:5" lose the port */
+    if (colon) *colon = '\0';
+    if (ip[0] == '[') {
+        memmove(ip, ip + 1, strlen(ip));
+        char *end = strchr(ip, ']');
+        if (end) *end = '\0';
+    }
+    CG_GUARD(add_header(p, "X-Forwarded-For", ip));
+    CG_GUARD(add_header(p, "X-Forwarded-Proto", "https"));
+    CG_GUARD(cg_http_write_header(&p->to_up, cg_slice_str("X-Forwarded-Host"), req->host));
+    if (s->cert_ok && s->id) {
+        CG_GUARD(add_header(p, "X-Forwarded-Client-Cert", s->id->xfcc));
+        CG_GUARD(add_header(p, "X-Client-Verify", "SUCCESS"));
+        CG_GUARD(add_header(p, "X-Client-Cert-Subject", s->id->subject));
+        CG_GUARD(add_header(p, "X-Client-Cert-Issuer", s->id->issuer));
+        CG_GUARD(add_header(p, "X-Client-Cert-Serial", s->id->serial));
+        CG_GUARD(add_header(p, "X-Client-Cert-Fingerprint", s->id->sha256));
+        CG_GUARD(add_header(p, "X-Client-Cert-Not-After", s->id->not_after));
+    } else {
+        CG_GUARD(add_header(p, "X-Client-Verify", "NONE"));
+    }
+    return cg_proxy_head_end(p);
+}
+
+/* The path of the target, without the query, for the rules. */
+static struct cg_slice target_path(const struct cg_http_request *req)
+{
+    struct cg_slice t = req->target;
+    if (req->target_form == CG_HTTP_TARGET_ABSOLUTE) {
+        /* scheme://authority/path: skip to the path */
+        const uint8_t *a = memchr(t.ptr, ':', t.len);
+        size_t off = a ? (size_t)(a - t.ptr) + 3 : t.len;
+        const uint8_t *slash = off < t.len ? memchr(t.ptr + off, '/', t.len - off) : NULL;
+        t = slash ? cg_slice_make(slash, t.len - (size_t)(slash - t.ptr)) : cg_slice_str("/");
+    }
+    const uint8_t *q = memchr(t.ptr, '?', t.len);
+    if (q) t.len = (size_t)(q - t.ptr);
+    return t;
+}
+
+static void request(struct cg_proxy *p, const struct cg_http_request *req)
+{
+    struct ingress *s = (struct ingress *)p;
+    const struct cg_snapshot *snap = p->rt->snap;
+    s->request_no = p->requests;
+    s->site = NULL;
+    s->decided = false;
+    s->mtls_domain = NULL;
+    s->cert_ok = false;
+
+    int d = cg_snapshot_domain_find(snap, cg_slice_str(s->acc.server_name));
+    if (d < 0) {
+        cg_proxy_fail(p, 421, "unknown_host", NULL, "'%s' is not served here any more", s->acc.server_name);
+        return;
+    }
+    const struct cg_snapshot_domain *dom = &snap->domains[d];
+    const struct cg_snapshot_site *site = &snap->sites[dom->site];
+    s->site = site->name;
+    /* the Host must belong to the site the handshake was for: no reaching another site's
+     * backend, or policy, through this connection */
+    int hd = req->host.len ? cg_snapshot_domain_find(snap, req->host) : -1;
+    if (hd < 0 || snap->domains[hd].site != dom->site) {
+        cg_proxy_fail(p, 421, "misdirected_request", "send requests for each host name over a connection made to it",
+                      "Host '%.*s' is not a domain of the site '%s' this connection was made for ('%s')",
+                      (int)(req->host.len > 200 ? 200 : req->host.len), (const char *)req->host.ptr, site->name,
+                      s->acc.server_name);
+        return;
+    }
+    if (site->mtls == CG_MTLS_REQUIRED && site->mtls_domain && !dom->mtls_domain) {
+        s->mtls_domain = site->mtls_domain;
+        char hint[320];
+        snprintf(hint, sizeof(hint), "connect to https://%s/ with a client certificate", site->mtls_domain);
+        cg_proxy_fail(p, 403, "mtls_domain_required", hint,
+                      "the site '%s' accepts requests only on its mTLS domain %s", site->name, site->mtls_domain);
+        return;
+    }
+    bool wants_cert = dom->mtls_domain || site->mtls != CG_MTLS_OFF;
+    s->cert_ok = wants_cert && s->chain && chain_fits_site(snap, site, s->chain);
+    if ((dom->mtls_domain || site->mtls == CG_MTLS_REQUIRED) && !s->cert_ok) {
+        cg_proxy_fail(p, 403, "client_certificate_required", "connect again presenting a client certificate",
+                      "the site '%s' requires a client certificate signed by one of its CAs", site->name);
+        return;
+    }
+
+    char path[4096];
+    size_t path_len = 0;
+    const char *why = NULL;
+    int rc = cg_site_path_normalize(target_path(req), path, sizeof(path), &path_len, &why);
+    if (rc == CG_ELIMIT) {
+        cg_proxy_fail(p, 414, "uri_too_long", NULL, "the request path is longer than %zu bytes", sizeof(path) - 1);
+        return;
+    }
+    if (rc < 0) {
+        cg_proxy_fail(p, 400, "bad_path", NULL, "the request path is not valid: %s", why ? why : "?");
+        return;
+    }
+    struct cg_access_request ar = {
+        .site = dom->site,
+        .path = path,
+        .path_len = path_len,
+        .addr = (const struct sockaddr *)&p->peer,
+        .chain = s->cert_ok ? s->chain : NULL,
+    };
+    cg_access_check(snap, &ar, &s->verdict);
+    s->decided = true;
+    if (!s->verdict.allowed) {
+        cg_proxy_fail(p, 403, "access_denied", NULL, "the rule for '%s' of the site '%s' refuses this request (%s)",
+                      s->verdict.rule ? s->verdict.rule : "/", site->name, s->verdict.reason);
+        return;
+    }
+
+    /* to the backend */
+    cg_strlcpy(p->host, site->backend_host, sizeof(p->host));
+    p->port = site->backend_port;
+    snprintf(p->dest, sizeof(p->dest), strchr(p->host, ':') ? "[%s]:%u" : "%s:%u", p->host, p->port);
+    if (!s->backend.entry || s->backend.gen != p->w->gen || s->backend.site != dom->site) {
+        char key[400];
+        snprintf(key, sizeof(key), "%sbackend|%s", p->w->pool_prefix, p->dest);
+        s->backend.entry = cg_pool_entry_get(p->w->pool, key);
+        s->backend.gen = p->w->gen;
+        s->backend.site = dom->site;
+    }
+    if (!s->backend.entry || write_head(s, req) < 0) {
+        cg_proxy_fail(p, 502, "internal", NULL, "cannot build the backend request");
+        return;
+    }
+    struct cg_dial_params dp = {
+        .entry = s->backend.entry,
+        .host = p->host,
+        .port = p->port,
+        .timeout_ms = s->cfg->proxy.connect_timeout_ms,
+    };
+    cg_proxy_connect(p, &dp);
+}
+
+static void cleanup(struct cg_proxy *p)
+{
+    struct ingress *s = (struct ingress *)p;
+    if (s->chain) sk_X509_pop_free(s->chain, X509_free);
+    identity_free(s->id);
+    cg_runtime_unref(s->hs_rt);
+}
+
+static const struct cg_proxy_ops ingress_ops = {
+    .listener = "ingress",
+    .size = sizeof(struct ingress),
+    .handshake_done = handshake_done,
+    .handshake_failed = handshake_failed,
+    .request = request,
+    .dial_failed = dial_failed,
+    .upstream_failed = upstream_failed,
+    .log_fill = log_fill,
+    .error_fields = error_fields,
+    .cleanup = cleanup,
+    .timeout_hint = "the backend did not answer in time: check it, or raise timeouts.response_ms",
+};
+
+void cg_ingress_accept(struct cg_worker *w, int fd, void *arg)
+{
+    const struct cg_ingress_config *cfg = arg;
+    struct cg_proxy *p = cg_proxy_new(w, fd, &ingress_ops, &cfg->proxy);
+    if (!p) return;
+    struct ingress *s = (struct ingress *)p;
+    s->cfg = cfg;
+    s->acc.domain = s->acc.site = -1;
+    s->hs_rt = cg_runtime_ref(cg_worker_runtime(w));
+    SSL *ssl = s->hs_rt ? cg_tls_server_ssl_new(s->hs_rt, &s->acc) : NULL;
+    if (!ssl || !SSL_set_fd(ssl, fd)) {
+        SSL_free(ssl);
+        cg_proxy_close(p); /* no site configured: nothing to present */
+        return;
+    }
+    p->client.ssl = ssl;
+    cg_proxy_start(p);
+}
