@@ -551,7 +551,7 @@ static int site_client_cas(const struct cg_snapshot *s, const struct cg_store_si
     char owner[300];
     snprintf(owner, sizeof(owner), "site '%s'", row->name);
     for (size_t i = 0; i < row->n_client_cas; i++) {
-        int c;
+        int c = -1;
         CG_GUARD(client_ca_index(s, owner, row->client_cas[i], &c, err));
         add_unique(site->client_cas, &site->n_client_cas, c);
     }
