@@ -5,6 +5,7 @@
  * reloads now, SIGTERM/SIGINT drain (stop accepting, finish what is in flight, exit 0). */
 #include "app/serve.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -146,6 +147,11 @@ static int run_serve(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_
     /* OpenSSL writes sockets with write(2): a peer that closed must be an EPIPE, not a signal
      * that kills the daemon */
     signal(SIGPIPE, SIG_IGN);
+    /* Connection buffers (32-80 KiB) come and go with requests: keep them on the heap rather
+     * than in mmap'd blocks, and keep freed memory for the next ones rather than trimming it
+     * back to the kernel each time (every re-use would page-fault it in again) */
+    mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);
     struct cg_strlist egress, ingress;
     cg_strlist_init(&egress);
     cg_strlist_init(&ingress);

@@ -40,7 +40,10 @@ struct ingress {
     struct cg_proxy p; /* first */
     const struct cg_ingress_config *cfg;
     struct cg_runtime *hs_rt;     /* the configuration of the handshake (acc's indexes refer to it) */
-    struct cg_tls_accept acc;
+    struct cg_tls_accept *acc;    /* during the handshake only */
+    char *sni;                    /* the server name of the handshake, lowercase */
+    const char *hs_reason;        /* the client certificate's verification verdict, for the log */
+    int hs_site;                  /* the site of the handshake (index in hs_rt's snapshot) */
     STACK_OF(X509) *chain;        /* the client's verified chain, or NULL */
     struct identity *id;          /* facts of chain's leaf, or NULL */
 
@@ -174,7 +177,8 @@ static bool request_current(const struct ingress *s)
 static const char *handshake_site(const struct ingress *s)
 {
     const struct cg_snapshot *snap = s->hs_rt ? s->hs_rt->snap : NULL;
-    return snap && s->acc.site >= 0 && (size_t)s->acc.site < snap->n_sites ? snap->sites[s->acc.site].name : "-";
+    int site = s->acc ? s->acc->site : s->hs_site;
+    return snap && site >= 0 && (size_t)site < snap->n_sites ? snap->sites[site].name : "-";
 }
 
 static void log_fill(struct cg_proxy *p, struct cg_access_entry *e)
@@ -194,8 +198,8 @@ static void log_fill(struct cg_proxy *p, struct cg_access_entry *e)
         e->rule = s->verdict.rule;
         e->profile = s->verdict.profile;
         e->reason = s->verdict.reason;
-    } else if (s->acc.reason && s->acc.reason[0]) {
-        e->reason = s->acc.reason;
+    } else if (s->hs_reason && s->hs_reason[0]) {
+        e->reason = s->hs_reason;
     }
 }
 
@@ -233,19 +237,19 @@ static void handshake_failed(struct cg_proxy *p)
     if (!p->cfg->log) return;
     /* a connection that closed before its ClientHello (a port probe, a load balancer's health
      * check) is no refusal worth a line */
-    if (s->acc.failure == CG_TLS_ACCEPT_PROTOCOL && SSL_in_before(p->client.ssl)) return;
-    const char *reason = s->acc.reason && s->acc.reason[0] ? s->acc.reason : NULL;
-    if (!reason && s->acc.failure == CG_TLS_ACCEPT_CERT_REQUIRED) reason = "no_certificate";
+    if (!s->acc || (s->acc->failure == CG_TLS_ACCEPT_PROTOCOL && SSL_get_state(p->client.ssl) == TLS_ST_BEFORE)) return;
+    const char *reason = s->acc->reason && s->acc->reason[0] ? s->acc->reason : NULL;
+    if (!reason && s->acc->failure == CG_TLS_ACCEPT_CERT_REQUIRED) reason = "no_certificate";
     struct cg_access_entry e = {
         .listener = "ingress",
         .client = p->client_addr,
         .method = "-",
-        .target = s->acc.server_name[0] ? s->acc.server_name : "-",
+        .target = s->acc->server_name[0] ? s->acc->server_name : "-",
         .upstream = "",
-        .cert = s->acc.detail[0] ? s->acc.detail : NULL,
+        .cert = s->acc->detail[0] ? s->acc->detail : NULL,
         .resumed = -1,
         .reused = -1,
-        .error = failure_word(s->acc.failure),
+        .error = failure_word(s->acc->failure),
         .site = handshake_site(s),
         .reason = reason,
     };
@@ -255,11 +259,22 @@ static void handshake_failed(struct cg_proxy *p)
 static bool handshake_done(struct cg_proxy *p)
 {
     struct ingress *s = (struct ingress *)p;
-    s->chain = cg_tls_server_client_chain(p->client.ssl, s->hs_rt, &s->acc);
-    if (!s->chain && s->acc.presented) {
+    s->chain = cg_tls_server_client_chain(p->client.ssl, s->hs_rt, s->acc);
+    if (!s->chain && s->acc->presented) {
         /* a resumed session whose certificate no longer verifies */
-        s->acc.failure = CG_TLS_ACCEPT_CERT_INVALID;
+        s->acc->failure = CG_TLS_ACCEPT_CERT_INVALID;
         handshake_failed(p);
+        cg_proxy_close(p);
+        return false;
+    }
+    /* what the connection keeps of its handshake: the accept record (half a KiB) goes */
+    s->sni = cg_strdup(s->acc->server_name);
+    s->hs_reason = s->acc->reason;
+    s->hs_site = s->acc->site;
+    cg_tls_server_detach(p->client.ssl);
+    cg_free(s->acc);
+    s->acc = NULL;
+    if (!s->sni) {
         cg_proxy_close(p);
         return false;
     }
@@ -391,9 +406,9 @@ static void request(struct cg_proxy *p, const struct cg_http_request *req)
     s->mtls_domain = NULL;
     s->cert_ok = false;
 
-    int d = cg_snapshot_domain_find(snap, cg_slice_str(s->acc.server_name));
+    int d = cg_snapshot_domain_find(snap, cg_slice_str(s->sni));
     if (d < 0) {
-        cg_proxy_fail(p, 421, "unknown_host", NULL, "'%s' is not served here any more", s->acc.server_name);
+        cg_proxy_fail(p, 421, "unknown_host", NULL, "'%s' is not served here any more", s->sni);
         return;
     }
     const struct cg_snapshot_domain *dom = &snap->domains[d];
@@ -406,7 +421,7 @@ static void request(struct cg_proxy *p, const struct cg_http_request *req)
         cg_proxy_fail(p, 421, "misdirected_request", "send requests for each host name over a connection made to it",
                       "Host '%.*s' is not a domain of the site '%s' this connection was made for ('%s')",
                       (int)(req->host.len > 200 ? 200 : req->host.len), (const char *)req->host.ptr, site->name,
-                      s->acc.server_name);
+                      s->sni);
         return;
     }
     if (site->mtls == CG_MTLS_REQUIRED && site->mtls_domain && !dom->mtls_domain) {
@@ -481,6 +496,8 @@ static void cleanup(struct cg_proxy *p)
     struct ingress *s = (struct ingress *)p;
     if (s->chain) sk_X509_pop_free(s->chain, X509_free);
     identity_free(s->id);
+    cg_free(s->acc);
+    cg_free(s->sni);
     cg_runtime_unref(s->hs_rt);
 }
 
@@ -505,9 +522,10 @@ void cg_ingress_accept(struct cg_worker *w, int fd, void *arg)
     if (!p) return;
     struct ingress *s = (struct ingress *)p;
     s->cfg = cfg;
-    s->acc.domain = s->acc.site = -1;
+    s->acc = cg_calloc(1, sizeof(*s->acc));
     s->hs_rt = cg_runtime_ref(cg_worker_runtime(w));
-    SSL *ssl = s->hs_rt ? cg_tls_server_ssl_new(s->hs_rt, &s->acc) : NULL;
+    if (s->acc) s->acc->domain = s->acc->site = -1;
+    SSL *ssl = s->hs_rt && s->acc ? cg_tls_server_ssl_new(s->hs_rt, s->acc) : NULL;
     if (!ssl || !SSL_set_fd(ssl, fd)) {
         SSL_free(ssl);
         cg_proxy_close(p); /* no site configured: nothing to present */

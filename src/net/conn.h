@@ -51,6 +51,9 @@ int cg_conn_handshake(struct cg_conn *c, bool *want_write);
 /* Closes the socket and the handle (SSL is shut down quietly and freed); on_close runs later
  * from the loop. Idempotent. */
 void cg_conn_close(struct cg_conn *c);
+/* True when TLS holds bytes already read from the socket (read-ahead): the poll will not say
+ * readable for them, so a reader that waits for the poll must look here first. */
+static inline bool cg_conn_has_pending(const struct cg_conn *c) { return c->ssl && SSL_has_pending(c->ssl); }
 /* True when the peer closed or sent unexpected bytes: used on pooled idle connections. */
 bool cg_conn_peer_gone(struct cg_conn *c);
 

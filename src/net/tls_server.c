@@ -65,6 +65,12 @@ static struct cg_tls_accept *accept_of(const SSL *ssl)
     return acc_index >= 0 ? SSL_get_ex_data(ssl, acc_index) : NULL;
 }
 
+void cg_tls_server_detach(SSL *ssl)
+{
+    pthread_once(&acc_once, acc_index_init);
+    if (acc_index >= 0) SSL_set_ex_data(ssl, acc_index, NULL);
+}
+
 static void CG_PRINTF(2, 3) detail_set(struct cg_tls_accept *acc, const char *fmt, ...)
 {
     va_list ap;
@@ -364,6 +370,9 @@ static SSL_CTX *ctx_new(void)
     SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_ENABLE_PARTIAL_WRITE);
+    /* one read(2) per record rather than one for the header and one for the body; the proxy
+     * engine looks at SSL_has_pending before it waits for the poll */
+    SSL_CTX_set_read_ahead(ctx, 1);
     /* stateless tickets only: no per-session memory in the server */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_num_tickets(ctx, 1);

@@ -69,6 +69,10 @@ SSL *cg_tls_server_ssl_new(struct cg_runtime *rt, struct cg_tls_accept *acc);
  * acc->reason (and acc->failure to CG_TLS_ACCEPT_CERT_INVALID). */
 STACK_OF(X509) *cg_tls_server_client_chain(SSL *ssl, struct cg_runtime *rt, struct cg_tls_accept *acc);
 
+/* Detaches the accept record from ssl (after the handshake: it may then be freed; what OpenSSL
+ * calls back later finds none). */
+void cg_tls_server_detach(SSL *ssl);
+
 /* The log word for an X509_V_* result (see struct cg_tls_accept.reason). */
 const char *cg_tls_verify_reason(long verify_result);
 

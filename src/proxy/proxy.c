@@ -292,8 +292,9 @@ static int write_response_head(struct cg_proxy *p, const struct cg_http_response
 
 static void up_event(struct cg_conn *c, int events)
 {
-    CG_UNUSED(events);
-    progress(c->owner);
+    struct cg_proxy *p = c->owner;
+    if (events & UV_READABLE) p->up_await_readable = false;
+    progress(p);
 }
 
 static void attach(struct cg_proxy *p, struct cg_upconn *up, bool reused)
@@ -305,6 +306,7 @@ static void attach(struct cg_proxy *p, struct cg_upconn *up, bool reused)
     cg_buf_reset(&p->uin);
     p->uin_off = 0;
     p->uin_eof = false;
+    p->up_await_readable = false;
     p->resp_head_done = false;
     p->state = p->tunnel_after_connect ? CG_PX_TUNNEL : CG_PX_EXCHANGE;
     if (p->tunnel_after_connect) {
@@ -462,7 +464,7 @@ static bool step_head(struct cg_proxy *p)
         cg_proxy_close(p);
         return false;
     }
-    if (p->await_readable) return false;
+    if (p->await_readable && !cg_conn_has_pending(&p->client)) return false;
     rc = fill(&p->client, &p->cin, &p->cin_off);
     if (rc == CG_IO_OK) return true;
     if (rc == CG_IO_AGAIN) return false;
@@ -533,7 +535,8 @@ static void finish_request(struct cg_proxy *p)
     p->up = NULL;
     cg_runtime_unref(p->rt);
     p->rt = NULL;
-    if (!p->client_keep_alive || p->resp.framing == CG_HTTP_BODY_CLOSE || p->draining) {
+    if (!p->client_keep_alive || p->resp.framing == CG_HTTP_BODY_CLOSE || p->draining ||
+        (p->cin_eof && p->cin_off == p->cin.len)) {
         cg_proxy_close(p);
         return;
     }
@@ -592,7 +595,11 @@ static bool step_exchange(struct cg_proxy *p)
     }
 
     /* response: read, parse the head, forward the head and the body */
-    if (!p->resp.done && (!p->resp_head_done || (!p->resp.pending && p->uin_off == p->uin.len))) {
+    if (moved && p->to_up_off == p->to_up.len && p->uin.len == 0 && !p->resp_head_done)
+        p->up_await_readable = true; /* a read now would only answer EAGAIN: wait for the poll */
+    if (p->up_await_readable && cg_conn_has_pending(uc)) p->up_await_readable = false;
+    if (!p->up_await_readable && !p->resp.done &&
+        (!p->resp_head_done || (!p->resp.pending && p->uin_off == p->uin.len))) {
         rc = fill(uc, &p->uin, &p->uin_off);
         if (rc == CG_IO_OK) {
             moved = true;
@@ -815,7 +822,9 @@ static void rearm(struct cg_proxy *p)
     case CG_PX_HEAD: c_read = p->cin.len < p->cin.max || p->cin_off > 0; break;
     case CG_PX_EXCHANGE:
         u_write = up_out;
-        c_read = !p->req.done && !up_out;
+        /* with the request sent, the client stays watched: its next request (pipelined) or its
+         * close is read ahead, and the interest does not flip on every request */
+        c_read = (!p->req.done && !up_out) || (p->req.done && !p->cin_eof && p->cin.len < p->cin.max);
         c_write = client_out;
         u_read = !p->resp.done && !client_out && p->uin_off == p->uin.len;
         if (!p->resp_head_done) u_read = true;
@@ -850,10 +859,22 @@ static void progress(struct cg_proxy *p)
     rearm(p);
 }
 
+/* The client is readable while its request is already sent: keep what it sends for later (a
+ * pipelined request) and note its close; the response in flight still goes out. */
+static void read_ahead(struct cg_proxy *p)
+{
+    if (p->cin_eof || p->cin.len == p->cin.max) return;
+    int rc = fill(&p->client, &p->cin, &p->cin_off);
+    if (rc == CG_IO_EOF || (rc < 0 && rc != CG_ELIMIT)) p->cin_eof = true;
+}
+
 static void client_event(struct cg_conn *c, int events)
 {
     struct cg_proxy *p = c->owner;
-    if (events & UV_READABLE) p->await_readable = false;
+    if (events & UV_READABLE) {
+        p->await_readable = false;
+        if (p->state == CG_PX_EXCHANGE && p->req.done) read_ahead(p);
+    }
     progress(p);
 }
 

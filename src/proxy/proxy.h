@@ -130,6 +130,7 @@ struct cg_proxy {
     bool upgrade;
     bool tunnel_after_connect; /* CONNECT: relay raw bytes once dialed */
     bool await_readable;   /* between requests: read only when the poll says there is something */
+    bool up_await_readable;/* the request just went upstream: its answer cannot be there yet */
     bool client_http10;    /* the client speaks HTTP/1.0: no chunked coding towards it */
     bool dechunk;          /* the response is chunked and the client cannot take that */
     bool hs_want_write;    /* the TLS handshake waits for the socket to be writable */

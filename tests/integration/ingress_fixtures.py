@@ -4,15 +4,21 @@
                the test sites (a.test with its mTLS domain mtls.a.test, b.test), a second
                intermediate under the same root (for "selected signer" tests) with a client of its
                own, a revoked client with the intermediate's CRL, and clients of every bad shape
-               (expired, not yet valid, unknown CA, wrong EKU come from the conftest PKI).
+               (expired, not yet valid, unknown CA, wrong EKU come from the conftest PKI); a
+               client with URI and DNS SANs, a second server certificate for b.test (rotation),
+               and the client CA bundle with and without the CRL inside.
 * ``Backend``: a plain HTTP/1.1 backend (Python, threaded) that answers every request with JSON
                describing what it received (method, target, headers in order, body length and
                SHA-256; chunked bodies decoded), ``/big?n=BYTES`` streams a large body, and an
-               ``Upgrade: websocket`` request gets a 101 and then an echo of raw bytes.
+               ``Upgrade: websocket`` request gets a 101 and then an echo of raw bytes. It keeps
+               every head (``requests``), a count of connections and the raw bytes received.
 * ``ingress``  (function): a factory that starts ``certgate serve`` with an ingress listener (and
                no egress), waits until it listens; teardown checks SIGTERM -> exit 0 and no
                sanitizer output.
-* ``tls_get``: one HTTPS request with Python's ssl (SNI, optional client certificate).
+* ``tls_get``: one HTTPS request with Python's ssl (SNI, optional client certificate);
+  ``raw_exchange`` sends bytes as they are and reads until the close; ``s_client`` and
+  ``curl_ingress`` run the openssl and curl clients; ``wait_access_line`` and
+  ``wait_handshake_failure`` find the access-log line of a request or a refused handshake.
 """
 
 import datetime as dt
@@ -117,6 +123,31 @@ def ipki(pki, tmp_path_factory):
 # the backend
 
 
+RECEIVED_KEEP = 1 << 20
+
+
+class _Counting:
+    """The backend's side of a connection: recv also records what arrived (Backend.received)."""
+
+    def __init__(self, sock, backend):
+        self.sock, self.backend = sock, backend
+
+    def recv(self, n):
+        d = self.sock.recv(n)
+        with self.backend.lock:
+            self.backend.received_n += len(d)
+            keep = RECEIVED_KEEP - len(self.backend.received)
+            if keep > 0:
+                self.backend.received += d[:keep]
+        return d
+
+    def sendall(self, d):
+        return self.sock.sendall(d)
+
+    def close(self):
+        return self.sock.close()
+
+
 class Backend:
     """Threaded plain HTTP/1.1 server: answers JSON about each request (see the module doc)."""
 
@@ -129,6 +160,8 @@ class Backend:
         self.url = "http://127.0.0.1:%d" % self.port
         self.requests = []          # every request head received: (method, target, headers)
         self.connections = 0
+        self.received = bytearray()  # every byte received, on all connections (the first RECEIVED_KEEP)
+        self.received_n = 0
         self.lock = threading.Lock()
         self.stopping = False
         threading.Thread(target=self._accept, daemon=True).start()
@@ -141,7 +174,7 @@ class Backend:
                 return
             with self.lock:
                 self.connections += 1
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+            threading.Thread(target=self._serve, args=(_Counting(c, self),), daemon=True).start()
 
     @staticmethod
     def _read_until(c, buf, marker):
@@ -237,6 +270,10 @@ class Backend:
 
     def stop(self):
         self.stopping = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() (close alone does not, on Linux)
+        except OSError:
+            pass
         self.sock.close()
 
 
@@ -265,7 +302,6 @@ def start_ingress(cg, tmp_path, extra=None, env=None, workers=1, name="ig"):
         d.url = "https://127.0.0.1:%d" % port
         try:
             wait_listening(port, d.proc, what="certgate serve")
-            return d
         except AssertionError:
             err = d.stderr()
             if d.proc.poll() is None:
@@ -274,6 +310,7 @@ def start_ingress(cg, tmp_path, extra=None, env=None, workers=1, name="ig"):
             if "cannot listen" in err and attempt < 2:
                 continue
             raise AssertionError("certgate serve did not start:\n%s" % err)
+        return d
 
 
 @pytest.fixture
@@ -437,11 +474,6 @@ def add_site_a(cg, ipki, backend, mode="off", client_ca="clients", mtls_domain=F
     if mtls_domain:
         args += ["--mtls-domain", "mtls.a.test=srv-a"]
     cg.ok(*args)
-
-
-def access_json(d, n=1, timeout=5.0):
-    """The access log as parsed JSON lines, once at least n are written."""
-    return [json.loads(l) for l in d.wait_access(n, timeout)]
 
 
 def wait_access_line(d, pred, timeout=5.0):
