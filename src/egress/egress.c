@@ -63,7 +63,7 @@ static void log_fill(struct cg_proxy *p, struct cg_access_entry *e)
 static void error_fields(struct cg_proxy *p, json_t *o)
 {
     const struct cg_snapshot_cert *c = presented((struct egress *)p);
-    json_object_set_new(o, "destination", p->dest[0] ? json_string(p->dest) : json_null());
+    json_object_set_new(o, "destination", p->rq->dest[0] ? json_string(p->rq->dest) : json_null());
     json_object_set_new(o, "certificate", c ? json_string(c->name) : json_null());
 }
 
@@ -113,25 +113,25 @@ static void fail_tls(struct egress *s, const struct cg_tls_error *t)
             snprintf(hint, sizeof(hint),
                      "if this server's certificate comes from a private CA, add that CA: certgate ca add NAME ca.pem");
         cg_proxy_fail(p, 502, "upstream_certificate_invalid", hint, "the certificate of %s failed verification: %s",
-                      p->dest, why);
+                      p->rq->dest, why);
         return;
     }
     case CG_TLS_CERT_REQUIRED:
-        snprintf(hint, sizeof(hint), "pin a client certificate for it: certgate pin set %s CERT", p->host);
+        snprintf(hint, sizeof(hint), "pin a client certificate for it: certgate pin set %s CERT", p->rq->host);
         cg_proxy_fail(p, 502, "client_certificate_required", hint,
-                      "%s requires a client certificate and none is pinned for this destination (alert: %s)", p->dest,
+                      "%s requires a client certificate and none is pinned for this destination (alert: %s)", p->rq->dest,
                       alert_name(t->alert));
         return;
     case CG_TLS_CERT_REJECTED:
         snprintf(hint, sizeof(hint),
                  "check that %s trusts the issuer of '%s' and that it is still valid, or pin another certificate: "
                  "certgate pin set %s CERT",
-                 p->host, c ? c->name : "?", p->host);
+                 p->rq->host, c ? c->name : "?", p->rq->host);
         cg_proxy_fail(p, 502, "client_certificate_rejected", hint, "%s rejected the client certificate '%s' (alert: %s)",
-                      p->dest, c ? c->name : "?", alert_name(t->alert));
+                      p->rq->dest, c ? c->name : "?", alert_name(t->alert));
         return;
     default:
-        cg_proxy_fail(p, 502, "tls_handshake_failed", NULL, "TLS with %s failed: %s%s%s", p->dest,
+        cg_proxy_fail(p, 502, "tls_handshake_failed", NULL, "TLS with %s failed: %s%s%s", p->rq->dest,
                       t->detail[0] ? t->detail : "the connection closed", t->alert >= 0 ? "; alert: " : "",
                       t->alert >= 0 ? alert_name(t->alert) : "");
         return;
@@ -178,34 +178,34 @@ static void upstream_failed(struct cg_proxy *p, const char *when)
         }
     }
     if (c->sys_errno)
-        cg_proxy_fail(p, 502, "upstream_closed", NULL, "%s closed the connection %s (%s)", p->dest, when,
+        cg_proxy_fail(p, 502, "upstream_closed", NULL, "%s closed the connection %s (%s)", p->rq->dest, when,
                       strerror(c->sys_errno));
     else
-        cg_proxy_fail(p, 502, "upstream_closed", NULL, "%s closed the connection %s", p->dest, when);
+        cg_proxy_fail(p, 502, "upstream_closed", NULL, "%s closed the connection %s", p->rq->dest, when);
 }
 
 /* ---- routing a request ---- */
 
-/* Fills p->dest (for logs and errors), the Host value and the pool entry of the destination just
+/* Fills p->rq->dest (for logs and errors), the Host value and the pool entry of the destination just
  * routed, from the session's cache when it is the same as the last one. False when out of memory. */
 static bool destination(struct egress *s, size_t trust)
 {
     struct cg_proxy *p = &s->p;
-    bool v6 = strchr(p->host, ':') != NULL;
+    bool v6 = strchr(p->rq->host, ':') != NULL;
     if (s->dest_cache.entry && s->dest_cache.gen == p->w->gen && s->dest_cache.upstream == s->upstream &&
         s->dest_cache.cert == s->cert && s->dest_cache.trust == trust && s->dest_cache.port == p->port &&
-        strcmp(s->dest_cache.host, p->host) == 0) {
-        cg_strlcpy(p->dest, s->dest_cache.dest, sizeof(p->dest)); /* same place as last time */
+        strcmp(s->dest_cache.host, p->rq->host) == 0) {
+        cg_strlcpy(p->rq->dest, s->dest_cache.dest, sizeof(p->rq->dest)); /* same place as last time */
         return true;
     }
-    snprintf(p->dest, sizeof(p->dest), v6 ? "[%s]:%u" : "%s:%u", p->host, p->port);
+    snprintf(p->rq->dest, sizeof(p->rq->dest), v6 ? "[%s]:%u" : "%s:%u", p->rq->host, p->port);
     if (p->port == 443)
-        snprintf(s->dest_cache.host_value, sizeof(s->dest_cache.host_value), v6 ? "[%s]" : "%s", p->host);
+        snprintf(s->dest_cache.host_value, sizeof(s->dest_cache.host_value), v6 ? "[%s]" : "%s", p->rq->host);
     else
-        snprintf(s->dest_cache.host_value, sizeof(s->dest_cache.host_value), "%s", p->dest);
+        snprintf(s->dest_cache.host_value, sizeof(s->dest_cache.host_value), "%s", p->rq->dest);
     const struct cg_snapshot_upstream *up = s->upstream >= 0 ? &p->rt->snap->upstreams[s->upstream] : NULL;
     char key[700];
-    snprintf(key, sizeof(key), "%s%s|%u|%s|%d|%zu|%d", p->w->pool_prefix, p->host, p->port, s->server_name, s->cert,
+    snprintf(key, sizeof(key), "%s%s|%u|%s|%d|%zu|%d", p->w->pool_prefix, p->rq->host, p->port, s->server_name, s->cert,
              trust, up && up->has_spki ? s->upstream : -1);
     s->dest_cache.entry = cg_pool_entry_get(p->w->pool, key);
     s->dest_cache.gen = p->w->gen;
@@ -213,8 +213,8 @@ static bool destination(struct egress *s, size_t trust)
     s->dest_cache.cert = s->cert;
     s->dest_cache.trust = trust;
     s->dest_cache.port = p->port;
-    cg_strlcpy(s->dest_cache.host, p->host, sizeof(s->dest_cache.host));
-    cg_strlcpy(s->dest_cache.dest, p->dest, sizeof(s->dest_cache.dest));
+    cg_strlcpy(s->dest_cache.host, p->rq->host, sizeof(s->dest_cache.host));
+    cg_strlcpy(s->dest_cache.dest, p->rq->dest, sizeof(s->dest_cache.dest));
     return s->dest_cache.entry != NULL;
 }
 
@@ -247,14 +247,14 @@ static void route_connect(struct egress *s, const struct cg_pin_match *m)
         char hint[256];
         snprintf(hint, sizeof(hint),
                  "send http://%s/... through certgate instead of https://, so that it can present the certificate",
-                 p->dest);
+                 p->rq->dest);
         cg_proxy_fail(p, 403, "connect_would_skip_certificate", hint,
-                      "%s gets the client certificate '%s' (%s), which a blind tunnel cannot present", p->dest,
+                      "%s gets the client certificate '%s' (%s), which a blind tunnel cannot present", p->rq->dest,
                       p->rt->snap->certs[m->cert].name, cg_pin_rule_name(m->rule));
         return;
     }
     p->tunnel_after_connect = true;
-    struct cg_dial_params dp = {.entry = cg_pool_entry_get(p->w->pool, "tunnel"), .host = p->host, .port = p->port,
+    struct cg_dial_params dp = {.entry = cg_pool_entry_get(p->w->pool, "tunnel"), .host = p->rq->host, .port = p->port,
                                 .timeout_ms = s->cfg->proxy.connect_timeout_ms};
     cg_proxy_connect(p, &dp);
 }
@@ -273,10 +273,10 @@ static void request(struct cg_proxy *p, const struct cg_http_request *req)
 
     if (req->target_form == CG_HTTP_TARGET_ABSOLUTE || is_connect) {
         if (cg_http_uri_parse(req->target, is_connect, &uri, &why) < 0) {
-            cg_proxy_fail(p, 400, "bad_target", NULL, "the request target '%s' is not valid: %s", p->target, why);
+            cg_proxy_fail(p, 400, "bad_target", NULL, "the request target '%s' is not valid: %s", p->rq->target, why);
             return;
         }
-        cg_proxy_copy(p->host, sizeof(p->host), uri.host);
+        cg_proxy_copy(p->rq->host, sizeof(p->rq->host), uri.host);
         p->port = uri.port ? uri.port : 443;
         path = uri.path;
         int idx;
@@ -297,12 +297,12 @@ static void request(struct cg_proxy *p, const struct cg_http_request *req)
             return;
         }
     } else {
-        cg_proxy_fail(p, 400, "bad_target", NULL, "the request target '%s' cannot be proxied", p->target);
+        cg_proxy_fail(p, 400, "bad_target", NULL, "the request target '%s' cannot be proxied", p->rq->target);
         return;
     }
     const struct cg_snapshot_upstream *up = s->upstream >= 0 ? &snap->upstreams[s->upstream] : NULL;
     if (up) {
-        cg_strlcpy(p->host, up->host, sizeof(p->host));
+        cg_strlcpy(p->rq->host, up->host, sizeof(p->rq->host));
         p->port = up->port;
         if (up->base_path[0]) {
             snprintf(path_buf, sizeof(path_buf), "%s%.*s", up->base_path, (int)path.len, (const char *)path.ptr);
@@ -310,12 +310,12 @@ static void request(struct cg_proxy *p, const struct cg_http_request *req)
         }
         p->response_timeout_ms = up->timeout_ms;
     }
-    s->server_name = up ? up->server_name : p->host;
+    s->server_name = up ? up->server_name : p->rq->host;
 
     /* the certificate: pins by service, host:port, host, wildcard; else the default */
     const struct cg_http_header *svc = cg_http_header_find(req->headers, req->n_headers, CG_EGRESS_SERVICE_HEADER);
     struct cg_pin_match m;
-    cg_pin_resolve(snap->pins, cg_slice_str(p->host), p->port, svc ? svc->value : cg_slice_make(NULL, 0), &m);
+    cg_pin_resolve(snap->pins, cg_slice_str(p->rq->host), p->port, svc ? svc->value : cg_slice_make(NULL, 0), &m);
     s->cert = m.cert;
     size_t trust = cg_runtime_trust_id(p->rt, s->upstream);
     if (!destination(s, trust)) {
@@ -340,7 +340,7 @@ static void request(struct cg_proxy *p, const struct cg_http_request *req)
     }
     struct cg_dial_params dp = {
         .entry = s->dest_cache.entry,
-        .host = p->host,
+        .host = p->rq->host,
         .port = p->port,
         .server_name = s->server_name,
         .ctx = ctx,

@@ -301,7 +301,7 @@ static void dial_failed(struct cg_proxy *p, const struct cg_dial_error *err)
 
 static void upstream_failed(struct cg_proxy *p, const char *when)
 {
-    cg_proxy_fail(p, 502, "backend_closed", NULL, "the backend %s closed the connection %s", p->dest, when);
+    cg_proxy_fail(p, 502, "backend_closed", NULL, "the backend %s closed the connection %s", p->rq->dest, when);
 }
 
 /* ---- the request ---- */
@@ -468,12 +468,12 @@ static void request(struct cg_proxy *p, const struct cg_http_request *req)
     }
 
     /* to the backend */
-    cg_strlcpy(p->host, site->backend_host, sizeof(p->host));
+    cg_strlcpy(p->rq->host, site->backend_host, sizeof(p->rq->host));
     p->port = site->backend_port;
-    snprintf(p->dest, sizeof(p->dest), strchr(p->host, ':') ? "[%s]:%u" : "%s:%u", p->host, p->port);
+    snprintf(p->rq->dest, sizeof(p->rq->dest), strchr(p->rq->host, ':') ? "[%s]:%u" : "%s:%u", p->rq->host, p->port);
     if (!s->backend.entry || s->backend.gen != p->w->gen || s->backend.site != dom->site) {
         char key[400];
-        snprintf(key, sizeof(key), "%sbackend|%s", p->w->pool_prefix, p->dest);
+        snprintf(key, sizeof(key), "%sbackend|%s", p->w->pool_prefix, p->rq->dest);
         s->backend.entry = cg_pool_entry_get(p->w->pool, key);
         s->backend.gen = p->w->gen;
         s->backend.site = dom->site;
@@ -484,7 +484,7 @@ static void request(struct cg_proxy *p, const struct cg_http_request *req)
     }
     struct cg_dial_params dp = {
         .entry = s->backend.entry,
-        .host = p->host,
+        .host = p->rq->host,
         .port = p->port,
         .timeout_ms = s->cfg->proxy.connect_timeout_ms,
     };

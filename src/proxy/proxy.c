@@ -57,21 +57,28 @@ static uint32_t response_timeout(const struct cg_proxy *p)
     return p->response_timeout_ms ? p->response_timeout_ms : p->cfg->response_timeout_ms;
 }
 
+/* The request record, made when a request begins (NULL only when out of memory). */
+static struct cg_proxy_req *rq_get(struct cg_proxy *p)
+{
+    if (!p->rq) p->rq = cg_calloc(1, sizeof(*p->rq));
+    return p->rq;
+}
+
 /* ---- access log ---- */
 
 static void log_request(struct cg_proxy *p)
 {
-    if (!p->cfg->log || !p->method[0]) return;
+    if (!p->cfg->log || !p->rq || !p->rq->method[0]) return;
     struct cg_access_entry e = {
         .listener = p->ops->listener,
         .client = p->client_addr,
-        .method = p->method,
-        .target = p->target,
+        .method = p->rq->method,
+        .target = p->rq->target,
         .status = p->status,
         .bytes_in = p->bytes_in,
         .bytes_out = p->bytes_out,
         .duration_us = cg_proxy_now_us() - p->start_us,
-        .upstream = p->dest,
+        .upstream = p->rq->dest,
         .resumed = -1,
         .reused = p->up ? (int)p->up_reused : -1,
         .error = p->error,
@@ -84,6 +91,10 @@ static void log_request(struct cg_proxy *p)
 
 void cg_proxy_fail(struct cg_proxy *p, int status, const char *code, const char *hint, const char *fmt, ...)
 {
+    if (!rq_get(p)) {
+        cg_proxy_close(p);
+        return;
+    }
     char message[768];
     va_list ap;
     va_start(ap, fmt);
@@ -113,7 +124,7 @@ void cg_proxy_fail(struct cg_proxy *p, int status, const char *code, const char 
     p->status = status;
     p->error = code;
     log_request(p);
-    p->method[0] = '\0'; /* logged */
+    p->rq->method[0] = '\0'; /* logged */
     if (p->dial) {
         cg_dial_cancel(p->dial);
         p->dial = NULL;
@@ -130,7 +141,7 @@ void cg_proxy_abandon(struct cg_proxy *p, const char *code)
 {
     p->error = code;
     log_request(p);
-    p->method[0] = '\0';
+    if (p->rq) p->rq->method[0] = '\0';
     cg_proxy_close(p);
 }
 
@@ -319,7 +330,7 @@ static void attach(struct cg_proxy *p, struct cg_upconn *up, bool reused)
         }
         p->status = 200;
         log_request(p);
-        p->method[0] = '\0';
+        p->rq->method[0] = '\0';
         body_init(&p->req, CG_HTTP_BODY_TUNNEL, 0);
         body_init(&p->resp, CG_HTTP_BODY_TUNNEL, 0);
         uv_timer_stop(&p->timer);
@@ -342,7 +353,7 @@ static void dial(struct cg_proxy *p)
     p->state = CG_PX_CONNECTING;
     uv_timer_stop(&p->timer);
     p->dial = cg_dial_start(&p->w->loop, &p->dial_params, dial_cb, p);
-    if (!p->dial) cg_proxy_fail(p, 502, "connect_failed", NULL, "out of memory dialing %s", p->dest);
+    if (!p->dial) cg_proxy_fail(p, 502, "connect_failed", NULL, "out of memory dialing %s", p->rq->dest);
 }
 
 void cg_proxy_connect(struct cg_proxy *p, const struct cg_dial_params *params)
@@ -369,13 +380,17 @@ static bool chunked_start_bad(const struct cg_proxy *p, const char **why)
 
 static void start_request(struct cg_proxy *p, const struct cg_http_request *req, size_t head_len)
 {
+    if (!rq_get(p)) {
+        cg_proxy_close(p);
+        return;
+    }
     p->requests++;
     p->start_us = cg_proxy_now_us();
     p->bytes_in = head_len;
     p->bytes_out = 0;
     p->status = 0;
     p->error = NULL;
-    p->dest[0] = '\0';
+    p->rq->dest[0] = '\0';
     p->retried = false;
     p->tunnel_after_connect = false;
     p->continue_sent = false;
@@ -384,8 +399,8 @@ static void start_request(struct cg_proxy *p, const struct cg_http_request *req,
     memset(&p->resp, 0, sizeof(p->resp));
     p->resp_head_done = false;
     p->up_keep_alive = false;
-    cg_proxy_copy(p->method, sizeof(p->method), req->method);
-    cg_proxy_copy(p->target, sizeof(p->target), req->target);
+    cg_proxy_copy(p->rq->method, sizeof(p->rq->method), req->method);
+    cg_proxy_copy(p->rq->target, sizeof(p->rq->target), req->target);
     p->client_keep_alive = req->keep_alive && !p->draining;
     p->client_http10 = req->minor_version == 0;
     p->dechunk = false;
@@ -416,14 +431,15 @@ static void start_request(struct cg_proxy *p, const struct cg_http_request *req,
  * nothing of the previous exchange on this connection. */
 static void head_refused(struct cg_proxy *p)
 {
+    if (!rq_get(p)) return; /* cg_proxy_fail closes */
     p->requests++;
     p->start_us = cg_proxy_now_us();
     p->bytes_in = p->cin.len - p->cin_off;
     p->bytes_out = 0;
     p->cin_off = p->cin.len;
-    p->dest[0] = '\0';
-    cg_proxy_copy(p->method, sizeof(p->method), cg_slice_str("-"));
-    cg_proxy_copy(p->target, sizeof(p->target), cg_slice_str("-"));
+    p->rq->dest[0] = '\0';
+    cg_proxy_copy(p->rq->method, sizeof(p->rq->method), cg_slice_str("-"));
+    cg_proxy_copy(p->rq->target, sizeof(p->rq->target), cg_slice_str("-"));
 }
 
 static bool step_handshake(struct cg_proxy *p)
@@ -481,8 +497,8 @@ static bool step_head(struct cg_proxy *p)
 static bool can_retry(struct cg_proxy *p)
 {
     if (!p->up_reused || p->retried || p->uin.len > 0 || p->req.framing != CG_HTTP_BODY_NONE) return false;
-    return !strcmp(p->method, "GET") || !strcmp(p->method, "HEAD") || !strcmp(p->method, "OPTIONS") ||
-           !strcmp(p->method, "PUT") || !strcmp(p->method, "DELETE");
+    return !strcmp(p->rq->method, "GET") || !strcmp(p->rq->method, "HEAD") || !strcmp(p->rq->method, "OPTIONS") ||
+           !strcmp(p->rq->method, "PUT") || !strcmp(p->rq->method, "DELETE");
 }
 
 /* The upstream connection failed before any answer: retry when that is safe (not after a TLS
@@ -519,12 +535,14 @@ static void release_buffers(struct cg_proxy *p)
     buf_release(&p->uin, &p->uin_off);
     buf_release(&p->to_up, &p->to_up_off);
     buf_release(&p->to_client, &p->to_client_off);
+    cg_free(p->rq);
+    p->rq = NULL;
 }
 
 static void finish_request(struct cg_proxy *p)
 {
     log_request(p);
-    p->method[0] = '\0';
+    p->rq->method[0] = '\0';
     bool reusable = p->up_keep_alive && p->resp.framing != CG_HTTP_BODY_CLOSE && p->req.done && !p->draining;
     if (reusable) {
         p->up->requests++;
@@ -627,17 +645,17 @@ static bool step_exchange(struct cg_proxy *p)
     }
     while (!p->resp_head_done && p->uin_off < p->uin.len) {
         struct cg_http_response resp;
-        rc = cg_http_response_parse(p->uin.ptr + p->uin_off, p->uin.len - p->uin_off, cg_slice_str(p->method),
+        rc = cg_http_response_parse(p->uin.ptr + p->uin_off, p->uin.len - p->uin_off, cg_slice_str(p->rq->method),
                                     &p->cfg->limits, &resp, &why);
         if (rc == 0) {
             if (p->uin.len == p->uin.max) {
-                cg_proxy_fail(p, 502, "bad_response", NULL, "the response head of %s is too large", p->dest);
+                cg_proxy_fail(p, 502, "bad_response", NULL, "the response head of %s is too large", p->rq->dest);
                 return true;
             }
             break;
         }
         if (rc < 0) {
-            cg_proxy_fail(p, 502, "bad_response", NULL, "%s sent a response that is not valid HTTP/1.1: %s", p->dest,
+            cg_proxy_fail(p, 502, "bad_response", NULL, "%s sent a response that is not valid HTTP/1.1: %s", p->rq->dest,
                           why);
             return true;
         }
@@ -679,7 +697,7 @@ static bool step_exchange(struct cg_proxy *p)
             body_init(&p->req, CG_HTTP_BODY_TUNNEL, 0);
             body_init(&p->resp, CG_HTTP_BODY_TUNNEL, 0);
             log_request(p);
-            p->method[0] = '\0';
+            p->rq->method[0] = '\0';
             uv_timer_stop(&p->timer);
         }
     }
@@ -898,7 +916,7 @@ static void timeout_cb(uv_timer_t *t)
         break;
     case CG_PX_EXCHANGE:
         if (!p->resp_head_done) {
-            cg_proxy_fail(p, 504, "upstream_timeout", p->ops->timeout_hint, "%s did not answer in time", p->dest);
+            cg_proxy_fail(p, 504, "upstream_timeout", p->ops->timeout_hint, "%s did not answer in time", p->rq->dest);
             progress(p);
         } else {
             cg_proxy_abandon(p, "upstream_timeout");
@@ -915,6 +933,7 @@ static void free_maybe(struct cg_proxy *p)
     if (--p->handles > 0) return;
     if (p->ops->cleanup) p->ops->cleanup(p);
     cg_runtime_unref(p->rt);
+    cg_free(p->rq);
     cg_buf_cleanup(&p->cin);
     cg_buf_cleanup(&p->uin);
     cg_buf_cleanup(&p->to_up);
@@ -929,11 +948,11 @@ static void timer_closed(uv_handle_t *h) { free_maybe(h->data); }
 void cg_proxy_close(struct cg_proxy *p)
 {
     if (p->state == CG_PX_CLOSED && p->client.closing) return;
-    if (p->method[0] && p->status == 0) {
+    if (p->rq && p->rq->method[0] && p->status == 0) {
         /* the client left before an answer: log what happened */
         p->error = p->error ? p->error : "client_closed";
         log_request(p);
-        p->method[0] = '\0';
+        p->rq->method[0] = '\0';
     }
     p->state = CG_PX_CLOSED;
     if (p->dial) {

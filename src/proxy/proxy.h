@@ -69,6 +69,15 @@ struct cg_proxy_body {
 
 struct cg_proxy;
 
+/* The request in flight: its strings, for the access log and error answers (a KiB that an idle
+ * connection need not keep). */
+struct cg_proxy_req {
+    char method[24];       /* "" once the request is logged */
+    char target[512];
+    char dest[320];        /* host:port of the upstream */
+    char host[256];        /* the upstream's host */
+};
+
 struct cg_proxy_ops {
     const char *listener;   /* "egress", "ingress": for the access log */
     size_t size;            /* of the session type, which embeds struct cg_proxy first */
@@ -139,10 +148,8 @@ struct cg_proxy {
     /* facts of the request in flight, for the access log and error answers */
     struct sockaddr_storage peer;
     char client_addr[64];
-    char method[24];
-    char target[512];
-    char dest[320];        /* host:port of the upstream */
-    char host[256];        /* the upstream's host */
+    struct cg_proxy_req *rq; /* never NULL while a request is in flight; a listener that releases its
+                              * buffers between requests releases this too */
     uint16_t port;
     uint32_t response_timeout_ms; /* set by ops->request; 0 = the config's */
     int status;
