@@ -224,10 +224,8 @@ static int list_certs(struct cg_cli *cli, int only_kind, struct cg_err *err)
     struct cg_table t;
     cg_table_init(&t, only_kind == CG_STORE_CA ? 8 : 7, head);
     int rc = 0;
-    size_t shown = 0;
     for (size_t i = 0; i < certs.n && rc == 0; i++) {
         if (only_kind >= 0 && certs.items[i].kind != only_kind) continue;
-        shown++;
         struct cg_cert_view v;
         if ((rc = cg_cert_view_load(&certs.items[i], &v, err)) < 0) {
             cg_err_prefix(err, "certificate '%s' in the store", certs.items[i].name);
@@ -252,16 +250,11 @@ static int list_certs(struct cg_cli *cli, int only_kind, struct cg_err *err)
         cg_cert_view_cleanup(&v);
     }
     if (rc == 0) {
-        if (cli->json) {
-            rc = cg_json_print(arr);
-            arr = NULL;
-        } else if (shown == 0) {
-            printf("no %s in environment '%s' (add one with: certgate %s add NAME FILE)\n",
-                   only_kind == CG_STORE_CA ? "CA bundles" : "certificates", cli->env,
-                   only_kind == CG_STORE_CA ? "ca" : "cert");
-        } else {
-            cg_table_print(&t);
-        }
+        char empty[200];
+        snprintf(empty, sizeof(empty), "no %s in environment '%s' (add one with: certgate %s add NAME FILE)",
+                 only_kind == CG_STORE_CA ? "CA bundles" : "certificates", cli->env,
+                 only_kind == CG_STORE_CA ? "ca" : "cert");
+        rc = cg_list_print(cli->json, &arr, &t, empty);
     }
     json_decref(arr);
     cg_table_cleanup(&t);

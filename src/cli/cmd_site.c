@@ -472,16 +472,12 @@ static int run_list(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_e
         rc = cg_table_row(&t, cells);
     }
     if (rc == 0) {
-        if (cli->json) {
-            rc = cg_json_print(arr);
-            arr = NULL;
-        } else if (sites.n == 0) {
-            printf("no sites in environment '%s' (add one with: certgate site add NAME --backend http://HOST:PORT "
-                   "--domain HOST)\n",
-                   cli->env);
-        } else {
-            cg_table_print(&t);
-        }
+        char empty[200];
+        snprintf(empty, sizeof(empty),
+                 "no sites in environment '%s' (add one with: certgate site add NAME --backend http://HOST:PORT "
+                 "--domain HOST)",
+                 cli->env);
+        rc = cg_list_print(cli->json, &arr, &t, empty);
     }
     json_decref(arr);
     cg_table_cleanup(&t);

@@ -245,15 +245,10 @@ static int run_list(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_e
         cg_config_upstream_url_cleanup(&url);
     }
     if (rc == 0) {
-        if (cli->json) {
-            rc = cg_json_print(arr);
-            arr = NULL;
-        } else if (ups.n == 0) {
-            printf("no upstreams in environment '%s' (add one with: certgate upstream add NAME https://HOST)\n",
-                   cli->env);
-        } else {
-            cg_table_print(&t);
-        }
+        char empty[200];
+        snprintf(empty, sizeof(empty),
+                 "no upstreams in environment '%s' (add one with: certgate upstream add NAME https://HOST)", cli->env);
+        rc = cg_list_print(cli->json, &arr, &t, empty);
     }
     json_decref(arr);
     cg_table_cleanup(&t);

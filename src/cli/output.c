@@ -66,4 +66,16 @@ int cg_json_print(json_t *v)
     return 0;
 }
 
+int cg_list_print(bool json, json_t **arr, const struct cg_table *t, const char *empty)
+{
+    if (json) {
+        json_t *a = *arr;
+        *arr = NULL;
+        return cg_json_print(a);
+    }
+    if (t->rows == 0) printf("%s\n", empty);
+    else cg_table_print(t);
+    return 0;
+}
+
 json_t *cg_json_str_or_null(const char *s) { return s ? json_string(s) : json_null(); }

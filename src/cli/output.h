@@ -3,6 +3,7 @@
 #define CG_CLI_OUTPUT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/error.h"
@@ -24,6 +25,9 @@ void cg_table_cleanup(struct cg_table *t);
 
 /* Prints a JSON value on stdout (indented, keys in insertion order) and decrefs it. */
 CG_RESULT cg_json_print(json_t *v);
+/* Prints a listing: the JSON array with --json (taking it: *arr becomes NULL), else the table,
+ * or the line `empty` when there are no rows. */
+CG_RESULT cg_list_print(bool json, json_t **arr, const struct cg_table *t, const char *empty);
 /* json_string that tolerates NULL (-> null). */
 json_t *cg_json_str_or_null(const char *s);
 
