@@ -42,13 +42,13 @@ static int reload(struct daemon *d, bool initial, struct cg_err *err)
     struct cg_runtime *rt = NULL;
     int rc = cg_runtime_new(snap, getenv("CERTGATE_SYSTEM_CA_FILE"), &rt, err);
     uint64_t rev = snap->revision;
-    size_t n_certs = snap->n_certs, n_up = snap->n_upstreams;
+    size_t n_certs = snap->n_certs, n_up = snap->n_upstreams, n_sites = snap->n_sites;
     cg_snapshot_unref(snap);
     if (rc < 0) return rc;
     cg_shared_publish(&d->shared, rt);
     d->revision = rev;
-    CG_LOG_I("%s environment '%s' at revision %llu (%zu certificates, %zu upstreams) in %llu ms",
-             initial ? "loaded" : "reloaded", d->cli->env, (unsigned long long)rev, n_certs, n_up,
+    CG_LOG_I("%s environment '%s' at revision %llu (%zu certificates, %zu upstreams, %zu sites) in %llu ms",
+             initial ? "loaded" : "reloaded", d->cli->env, (unsigned long long)rev, n_certs, n_up, n_sites,
              (unsigned long long)(cg_time_mono_ms() - t0));
     return 0;
 }
