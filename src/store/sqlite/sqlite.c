@@ -541,6 +541,76 @@ static int rows_collect(struct cg_store_sqlite *s, const char *env, sqlite3_stmt
     return rc;
 }
 
+/* ---- named objects: what reading, listing and deleting an upstream, a site or a profile have in
+ * common (their own code says what a row holds and what a put checks) ---- */
+
+struct named_kind {
+    const char *what;     /* "upstream": for messages */
+    const char *plural;   /* "upstreams" */
+    const char *get_sql;  /* SELECT <columns> ... WHERE env = ? AND name = ? */
+    const char *list_sql; /* SELECT <columns> ... WHERE env = ? ORDER BY name */
+    size_t size;          /* of one record */
+    row_read_fn *read;    /* fills a zeroed record from a row */
+    void (*cleanup)(void *item);
+    int (*not_found)(const char *env, const char *name, struct cg_err *err);
+};
+
+static int named_get(struct cg_store_sqlite *s, const struct named_kind *k, const char *env, const char *name,
+                     void *out, struct cg_err *err)
+{
+    memset(out, 0, k->size);
+    char arg[64];
+    snprintf(arg, sizeof(arg), "%s name", k->what);
+    CG_GUARD(arg_check("environment", env, err));
+    CG_GUARD(arg_check(arg, name, err));
+    CG_STMT q = NULL;
+    int rc = query(s, &q, err, k->get_sql, "tt", env, name);
+    if (rc == 0) rc = step(s, q, err);
+    if (rc == 0) return k->not_found(env, name, err);
+    if (rc == 1) {
+        rc = k->read(s, env, q, out, err);
+        if (rc == CG_ENOMEM) rc = oom(err, "reading a record");
+    }
+    if (rc < 0) k->cleanup(out);
+    return ctx(rc, err, "cannot read %s '%s' of environment '%s'", k->what, name, env);
+}
+
+/* *items is the list's array (T **), *n its length; on failure the list is freed and empty. */
+static int named_list(struct cg_store_sqlite *s, const struct named_kind *k, const char *env, void *items, size_t *n,
+                      struct cg_err *err)
+{
+    *(void **)items = NULL;
+    *n = 0;
+    CG_GUARD(arg_check("environment", env, err));
+    CG_STMT q = NULL;
+    int rc = query(s, &q, err, k->list_sql, "t", env);
+    rc = rows_collect(s, env, q, rc, items, n, k->size, k->read, k->plural, err);
+    if (rc < 0) {
+        char *arr = *(char **)items;
+        for (size_t i = 0; i < *n; i++) k->cleanup(arr + i * k->size);
+        cg_free(arr);
+        *(void **)items = NULL;
+        *n = 0;
+        return ctx(rc, err, "cannot list the %s of environment '%s'", k->plural, env);
+    }
+    return 0;
+}
+
+typedef int named_tx_fn(struct cg_store_sqlite *s, const char *env, const char *name, struct cg_err *err);
+
+static int named_delete(struct cg_store_sqlite *s, const struct named_kind *k, const char *env, const char *name,
+                        named_tx_fn *tx, struct cg_err *err)
+{
+    char arg[64];
+    snprintf(arg, sizeof(arg), "%s name", k->what);
+    CG_GUARD(arg_check("environment", env, err));
+    CG_GUARD(arg_check(arg, name, err));
+    struct op op;
+    CG_GUARD(ctx(op_begin(s, &op, err), err, "cannot delete %s '%s' of environment '%s'", k->what, name, env));
+    int rc = op_end(s, &op, tx(s, env, name, err), err);
+    return ctx(rc, err, "cannot delete %s '%s' of environment '%s'", k->what, name, env);
+}
+
 static int cert_row_cb(struct cg_store_sqlite *s, const char *env, sqlite3_stmt *q, void *item, struct cg_err *err)
 {
     CG_UNUSED(s);
@@ -1145,42 +1215,29 @@ static int upstream_row_cb(struct cg_store_sqlite *s, const char *env, sqlite3_s
     return upstream_row_read(s, env, q, item, err);
 }
 
+static void upstream_item_cleanup(void *item) { cg_store_upstream_cleanup(item); }
+
+static const struct named_kind upstream_kind = {
+    .what = "upstream",
+    .plural = "upstreams",
+    .get_sql = "SELECT " CG_UPSTREAM_COLUMNS " FROM upstreams WHERE env = ? AND name = ?",
+    .list_sql = "SELECT " CG_UPSTREAM_COLUMNS " FROM upstreams WHERE env = ? ORDER BY name",
+    .size = sizeof(struct cg_store_upstream),
+    .read = upstream_row_cb,
+    .cleanup = upstream_item_cleanup,
+    .not_found = upstream_not_found,
+};
+
 static int sqlite_upstream_get(struct cg_store *st, const char *env, const char *name, struct cg_store_upstream *out,
                                struct cg_err *err)
 {
-    struct cg_store_sqlite *s = sq(st);
-    memset(out, 0, sizeof(*out));
-    CG_GUARD(arg_check("environment", env, err));
-    CG_GUARD(arg_check("upstream name", name, err));
-    CG_STMT q = NULL;
-    int rc = query(s, &q, err, "SELECT " CG_UPSTREAM_COLUMNS " FROM upstreams WHERE env = ? AND name = ?", "tt", env,
-                   name);
-    if (rc == 0) rc = step(s, q, err);
-    if (rc == 0) return upstream_not_found(env, name, err);
-    if (rc == 1) {
-        rc = upstream_row_read(s, env, q, out, err);
-        if (rc == CG_ENOMEM) rc = oom(err, "reading an upstream");
-    }
-    if (rc < 0) cg_store_upstream_cleanup(out);
-    return ctx(rc, err, "cannot read upstream '%s' of environment '%s'", name, env);
+    return named_get(sq(st), &upstream_kind, env, name, out, err);
 }
 
 static int sqlite_upstream_list(struct cg_store *st, const char *env, struct cg_store_upstream_list *out,
                                 struct cg_err *err)
 {
-    struct cg_store_sqlite *s = sq(st);
-    out->items = NULL;
-    out->n = 0;
-    CG_GUARD(arg_check("environment", env, err));
-    CG_STMT q = NULL;
-    int rc = query(s, &q, err, "SELECT " CG_UPSTREAM_COLUMNS " FROM upstreams WHERE env = ? ORDER BY name", "t", env);
-    rc = rows_collect(s, env, q, rc, &out->items, &out->n, sizeof(*out->items), upstream_row_cb, "listing upstreams",
-                      err);
-    if (rc < 0) {
-        cg_store_upstream_list_cleanup(out);
-        return ctx(rc, err, "cannot list the upstreams of environment '%s'", env);
-    }
-    return 0;
+    return named_list(sq(st), &upstream_kind, env, &out->items, &out->n, err);
 }
 
 static int upstream_delete_tx(struct cg_store_sqlite *s, const char *env, const char *name, struct cg_err *err)
@@ -1193,13 +1250,7 @@ static int upstream_delete_tx(struct cg_store_sqlite *s, const char *env, const 
 
 static int sqlite_upstream_delete(struct cg_store *st, const char *env, const char *name, struct cg_err *err)
 {
-    struct cg_store_sqlite *s = sq(st);
-    CG_GUARD(arg_check("environment", env, err));
-    CG_GUARD(arg_check("upstream name", name, err));
-    struct op op;
-    CG_GUARD(ctx(op_begin(s, &op, err), err, "cannot delete upstream '%s' of environment '%s'", name, env));
-    int rc = op_end(s, &op, upstream_delete_tx(s, env, name, err), err);
-    return ctx(rc, err, "cannot delete upstream '%s' of environment '%s'", name, env);
+    return named_delete(sq(st), &upstream_kind, env, name, upstream_delete_tx, err);
 }
 
 /* ---- sites --------------------------------------------------------------------------------- */
@@ -1413,39 +1464,29 @@ static int site_row_cb(struct cg_store_sqlite *s, const char *env, sqlite3_stmt 
     return site_row_read(s, env, q, item, err);
 }
 
+static void site_item_cleanup(void *item) { cg_store_site_cleanup(item); }
+
+static const struct named_kind site_kind = {
+    .what = "site",
+    .plural = "sites",
+    .get_sql = "SELECT " CG_SITE_COLUMNS " FROM sites WHERE env = ? AND name = ?",
+    .list_sql = "SELECT " CG_SITE_COLUMNS " FROM sites WHERE env = ? ORDER BY name",
+    .size = sizeof(struct cg_store_site),
+    .read = site_row_cb,
+    .cleanup = site_item_cleanup,
+    .not_found = site_not_found,
+};
+
 static int sqlite_site_get(struct cg_store *st, const char *env, const char *name, struct cg_store_site *out,
                            struct cg_err *err)
 {
-    struct cg_store_sqlite *s = sq(st);
-    memset(out, 0, sizeof(*out));
-    CG_GUARD(arg_check("environment", env, err));
-    CG_GUARD(arg_check("site name", name, err));
-    CG_STMT q = NULL;
-    int rc = query(s, &q, err, "SELECT " CG_SITE_COLUMNS " FROM sites WHERE env = ? AND name = ?", "tt", env, name);
-    if (rc == 0) rc = step(s, q, err);
-    if (rc == 0) return site_not_found(env, name, err);
-    if (rc == 1) {
-        rc = site_row_read(s, env, q, out, err);
-        if (rc == CG_ENOMEM) rc = oom(err, "reading a site");
-    }
-    if (rc < 0) cg_store_site_cleanup(out);
-    return ctx(rc, err, "cannot read site '%s' of environment '%s'", name, env);
+    return named_get(sq(st), &site_kind, env, name, out, err);
 }
 
-static int sqlite_site_list(struct cg_store *st, const char *env, struct cg_store_site_list *out, struct cg_err *err)
+static int sqlite_site_list(struct cg_store *st, const char *env, struct cg_store_site_list *out,
+                            struct cg_err *err)
 {
-    struct cg_store_sqlite *s = sq(st);
-    out->items = NULL;
-    out->n = 0;
-    CG_GUARD(arg_check("environment", env, err));
-    CG_STMT q = NULL;
-    int rc = query(s, &q, err, "SELECT " CG_SITE_COLUMNS " FROM sites WHERE env = ? ORDER BY name", "t", env);
-    rc = rows_collect(s, env, q, rc, &out->items, &out->n, sizeof(*out->items), site_row_cb, "listing sites", err);
-    if (rc < 0) {
-        cg_store_site_list_cleanup(out);
-        return ctx(rc, err, "cannot list the sites of environment '%s'", env);
-    }
-    return 0;
+    return named_list(sq(st), &site_kind, env, &out->items, &out->n, err);
 }
 
 
@@ -1459,13 +1500,7 @@ static int site_delete_tx(struct cg_store_sqlite *s, const char *env, const char
 
 static int sqlite_site_delete(struct cg_store *st, const char *env, const char *name, struct cg_err *err)
 {
-    struct cg_store_sqlite *s = sq(st);
-    CG_GUARD(arg_check("environment", env, err));
-    CG_GUARD(arg_check("site name", name, err));
-    struct op op;
-    CG_GUARD(ctx(op_begin(s, &op, err), err, "cannot delete site '%s' of environment '%s'", name, env));
-    int rc = op_end(s, &op, site_delete_tx(s, env, name, err), err);
-    return ctx(rc, err, "cannot delete site '%s' of environment '%s'", name, env);
+    return named_delete(sq(st), &site_kind, env, name, site_delete_tx, err);
 }
 
 /* ---- access profiles ----------------------------------------------------------------------- */
@@ -1633,41 +1668,29 @@ static int profile_row_cb(struct cg_store_sqlite *s, const char *env, sqlite3_st
     return profile_row_read(s, env, q, item, err);
 }
 
+static void profile_item_cleanup(void *item) { cg_store_profile_cleanup(item); }
+
+static const struct named_kind profile_kind = {
+    .what = "profile",
+    .plural = "profiles",
+    .get_sql = "SELECT name FROM profiles WHERE env = ? AND name = ?",
+    .list_sql = "SELECT name FROM profiles WHERE env = ? ORDER BY name",
+    .size = sizeof(struct cg_store_profile),
+    .read = profile_row_cb,
+    .cleanup = profile_item_cleanup,
+    .not_found = profile_not_found,
+};
+
 static int sqlite_profile_get(struct cg_store *st, const char *env, const char *name, struct cg_store_profile *out,
                               struct cg_err *err)
 {
-    struct cg_store_sqlite *s = sq(st);
-    memset(out, 0, sizeof(*out));
-    CG_GUARD(arg_check("environment", env, err));
-    CG_GUARD(arg_check("profile name", name, err));
-    CG_STMT q = NULL;
-    int rc = query(s, &q, err, "SELECT name FROM profiles WHERE env = ? AND name = ?", "tt", env, name);
-    if (rc == 0) rc = step(s, q, err);
-    if (rc == 0) return profile_not_found(env, name, err);
-    if (rc == 1) {
-        rc = profile_row_read(s, env, q, out, err);
-        if (rc == CG_ENOMEM) rc = oom(err, "reading a profile");
-    }
-    if (rc < 0) cg_store_profile_cleanup(out);
-    return ctx(rc, err, "cannot read profile '%s' of environment '%s'", name, env);
+    return named_get(sq(st), &profile_kind, env, name, out, err);
 }
 
 static int sqlite_profile_list(struct cg_store *st, const char *env, struct cg_store_profile_list *out,
                                struct cg_err *err)
 {
-    struct cg_store_sqlite *s = sq(st);
-    out->items = NULL;
-    out->n = 0;
-    CG_GUARD(arg_check("environment", env, err));
-    CG_STMT q = NULL;
-    int rc = query(s, &q, err, "SELECT name FROM profiles WHERE env = ? ORDER BY name", "t", env);
-    rc = rows_collect(s, env, q, rc, &out->items, &out->n, sizeof(*out->items), profile_row_cb, "listing profiles",
-                      err);
-    if (rc < 0) {
-        cg_store_profile_list_cleanup(out);
-        return ctx(rc, err, "cannot list the profiles of environment '%s'", env);
-    }
-    return 0;
+    return named_list(sq(st), &profile_kind, env, &out->items, &out->n, err);
 }
 
 /* CG_EINUSE naming up to CG_INUSE_LIST_MAX rules (site and path) that name profile. */
@@ -1715,13 +1738,7 @@ static int profile_delete_tx(struct cg_store_sqlite *s, const char *env, const c
 
 static int sqlite_profile_delete(struct cg_store *st, const char *env, const char *name, struct cg_err *err)
 {
-    struct cg_store_sqlite *s = sq(st);
-    CG_GUARD(arg_check("environment", env, err));
-    CG_GUARD(arg_check("profile name", name, err));
-    struct op op;
-    CG_GUARD(ctx(op_begin(s, &op, err), err, "cannot delete profile '%s' of environment '%s'", name, env));
-    int rc = op_end(s, &op, profile_delete_tx(s, env, name, err), err);
-    return ctx(rc, err, "cannot delete profile '%s' of environment '%s'", name, env);
+    return named_delete(sq(st), &profile_kind, env, name, profile_delete_tx, err);
 }
 
 /* ---- path rules ---------------------------------------------------------------------------- */
