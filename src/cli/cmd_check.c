@@ -7,6 +7,8 @@
 
 #include "cli/certops.h"
 #include "cli/output.h"
+#include "config/snapshot.h"
+#include "core/log.h"
 #include "core/str.h"
 #include "core/time.h"
 
@@ -73,6 +75,30 @@ static int check_one(struct cg_cli *cli, const struct cg_store_cert *row, time_t
     return 0;
 }
 
+/* What the daemon would warn about when it loads the sites: a domain that no server certificate
+ * covers (its handshakes are refused), or a stored configuration it cannot load at all. The
+ * snapshot's own warnings are not printed again: the findings say the same. */
+static int site_problems(struct cg_cli *cli, struct cg_strlist *out)
+{
+    struct cg_snapshot *snap = NULL;
+    struct cg_err e;
+    cg_err_clear(&e);
+    cg_log_set_level(CG_LOG_ERROR);
+    int rc = cg_snapshot_load(cli->store, cli->env, NULL, &snap, &e);
+    cg_log_set_level(CG_LOG_WARN);
+    if (rc < 0) return cg_strlist_addf(out, "the configuration cannot be loaded: %s", e.msg);
+    for (size_t i = 0; rc == 0 && i < snap->n_domains; i++) {
+        const struct cg_snapshot_domain *d = &snap->domains[i];
+        if (d->cert >= 0) continue;
+        rc = cg_strlist_addf(out,
+                             "site '%s': no server certificate covers '%s', so its handshakes are refused (add one "
+                             "with: certgate cert add NAME FILE --kind server)",
+                             snap->sites[d->site].name, d->host);
+    }
+    cg_snapshot_unref(snap);
+    return rc;
+}
+
 static const struct cg_cli_opt check_opts[] = {{"days", true, false}, {NULL, false, false}};
 
 static int run_check(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_err *err)
@@ -135,13 +161,19 @@ static int run_check(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_
         cg_cert_view_cleanup(&v);
         cg_strlist_cleanup(&f.problems);
     }
+    struct cg_strlist sites;
+    cg_strlist_init(&sites);
+    if (rc == 0) rc = site_problems(cli, &sites);
     if (rc == 0 && cli->json) {
         json_t *o = json_object();
-        json_object_set_new(o, "ok", json_boolean(bad == 0));
+        json_t *sp = json_array();
+        for (size_t k = 0; k < sites.n; k++) json_array_append_new(sp, json_string(sites.items[k]));
+        json_object_set_new(o, "ok", json_boolean(bad == 0 && sites.n == 0));
         json_object_set_new(o, "days", json_integer(days));
         json_object_set_new(o, "environment", json_string(cli->env));
         json_object_set_new(o, "keys_checked", json_boolean(keys));
         json_object_set_new(o, "certificates", arr);
+        json_object_set_new(o, "site_problems", sp);
         arr = NULL;
         rc = cg_json_print(o);
     } else if (rc == 0) {
@@ -149,12 +181,15 @@ static int run_check(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_
         printf("%zu certificate%s in '%s', %zu with problems (threshold %ld days)%s\n", certs.n,
                certs.n == 1 ? "" : "s", cli->env, bad, days, keys ? "" : "; private keys not checked");
         if (!keys) fprintf(stderr, "note: private keys not checked: %s\n", kerr.msg);
+        for (size_t k = 0; k < sites.n; k++) printf("problem: %s\n", sites.items[k]);
     }
+    size_t site_bad = sites.n;
+    cg_strlist_cleanup(&sites);
     json_decref(arr);
     cg_table_cleanup(&t);
     cg_store_cert_list_cleanup(&certs);
     if (rc < 0) return rc;
-    return bad ? 1 : 0;
+    return bad || site_bad ? 1 : 0;
 }
 
 const struct cg_cli_cmd cg_cli_check_cmds[] = {

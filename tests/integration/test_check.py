@@ -1,20 +1,22 @@
 """certgate check: exit 0 when every certificate is fine, 1 when any is expired, not yet
 valid, expiring within --days (default 30) or unreadable; --json prints {"ok", "days",
 "environment", "keys_checked", "certificates": [{"name", "kind", "not_after", "days_left",
-"status", "problems"}]}."""
+"status", "problems"}], "site_problems": [string]}; a site domain that no server certificate
+covers is a problem too."""
 
 import os
 
 import pytest
 
 from conftest import assert_error, cert_not_after
+from ingress_fixtures import ipki  # noqa: F401 (fixture)
 
 
 def check(cg, *args, envname=None):
     r = cg("check", "--json", *args, envname=envname)
     assert r.rc in (0, 1), r
     o = r.json()
-    assert list(o) == ["ok", "days", "environment", "keys_checked", "certificates"], o
+    assert list(o) == ["ok", "days", "environment", "keys_checked", "certificates", "site_problems"], o
     assert o["ok"] is (r.rc == 0), (o, r)
     return r, o
 
@@ -26,7 +28,8 @@ def by_name(o):
 def test_empty_store_is_ok(cg):
     r, o = check(cg)
     assert r.rc == 0
-    assert o == {"ok": True, "days": 30, "environment": "production", "keys_checked": True, "certificates": []}
+    assert o == {"ok": True, "days": 30, "environment": "production", "keys_checked": True, "certificates": [],
+                 "site_problems": []}
     r = cg("check")
     assert r.rc == 0, r
     assert "0 certificates in 'production', 0 with problems (threshold 30 days)" in r.out, r
@@ -129,3 +132,22 @@ def test_ca_bundle_expiry_names_the_certificate(cg, pki):
     assert any(p.startswith("CN=Test Intermediate CA") and "expires in" in p for p in c["problems"]), c
     assert not any(p.startswith("CN=Test Root CA") for p in c["problems"]), c
     assert c["not_after"] == cert_not_after(pki.inter)
+
+
+def test_site_domain_without_certificate(cg, ipki):
+    """A domain that picks its certificate by SAN loses it when that certificate is removed: the
+    daemon would refuse its handshakes, and check says so (exit 1) naming the site and the host."""
+    cg.ok("cert", "add", "srv-a", ipki.srv_a, "--key", ipki.srv_a_key, "--chain", ipki.inter, "--kind", "server")
+    cg.ok("site", "add", "shop", "--backend", "http://127.0.0.1:9", "--domain", "a.test")
+    r, o = check(cg, "--days", "0")
+    assert r.rc == 0 and o["site_problems"] == [], o
+    cg.ok("cert", "rm", "srv-a")
+    r, o = check(cg, "--days", "0")
+    assert r.rc == 1
+    assert len(o["site_problems"]) == 1, o
+    assert "site 'shop'" in o["site_problems"][0] and "'a.test'" in o["site_problems"][0], o
+    assert "certgate cert add" in o["site_problems"][0]
+    r = cg("check", "--days", "0")
+    assert r.rc == 1
+    assert "problem: site 'shop': no server certificate covers 'a.test'" in r.out, r
+    assert "warn" not in r.err, r  # the snapshot's own warning is not printed twice
