@@ -85,6 +85,11 @@ CG_RESULT cg_cli_resolve(struct cg_cli *cli, struct cg_err *err);
 CG_RESULT cg_cli_store(struct cg_cli *cli, bool create, struct cg_err *err);
 /* Loads the master key into cli->master. */
 CG_RESULT cg_cli_master(struct cg_cli *cli, struct cg_err *err);
+/* The environment's configuration as the daemon would load it (no private keys). Its load-time
+ * warnings (a domain without a server certificate ...) are not logged: commands report what they
+ * need themselves. */
+struct cg_snapshot;
+CG_RESULT cg_cli_snapshot(struct cg_cli *cli, struct cg_snapshot **out, struct cg_err *err);
 void cg_cli_cleanup(struct cg_cli *cli);
 
 /* ---- secrets (secret.c) ---- */

@@ -8,7 +8,6 @@
 #include "cli/certops.h"
 #include "cli/output.h"
 #include "config/snapshot.h"
-#include "core/log.h"
 #include "core/str.h"
 #include "core/time.h"
 
@@ -76,16 +75,13 @@ static int check_one(struct cg_cli *cli, const struct cg_store_cert *row, time_t
 }
 
 /* What the daemon would warn about when it loads the sites: a domain that no server certificate
- * covers (its handshakes are refused), or a stored configuration it cannot load at all. The
- * snapshot's own warnings are not printed again: the findings say the same. */
+ * covers (its handshakes are refused), or a stored configuration it cannot load at all. */
 static int site_problems(struct cg_cli *cli, struct cg_strlist *out)
 {
     struct cg_snapshot *snap = NULL;
     struct cg_err e;
     cg_err_clear(&e);
-    cg_log_set_level(CG_LOG_ERROR);
-    int rc = cg_snapshot_load(cli->store, cli->env, NULL, &snap, &e);
-    cg_log_set_level(CG_LOG_WARN);
+    int rc = cg_cli_snapshot(cli, &snap, &e);
     if (rc < 0) return cg_strlist_addf(out, "the configuration cannot be loaded: %s", e.msg);
     for (size_t i = 0; rc == 0 && i < snap->n_domains; i++) {
         const struct cg_snapshot_domain *d = &snap->domains[i];

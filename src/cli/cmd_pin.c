@@ -116,9 +116,8 @@ static int run_resolve(struct cg_cli *cli, const struct cg_cli_args *a, struct c
     uint16_t port = 0;
     CG_GUARD(split_dest(a->pos[0], &host, &port, err));
     const char *service = cg_cli_opt(a, "service");
-    CG_GUARD(cg_cli_store(cli, false, err));
     struct cg_snapshot *snap;
-    CG_GUARD(cg_snapshot_load(cli->store, cli->env, NULL, &snap, err));
+    CG_GUARD(cg_cli_snapshot(cli, &snap, err));
     struct cg_pin_match m;
     cg_pin_resolve(snap->pins, host, port, cg_slice_str(service), &m);
     const struct cg_snapshot_cert *c = m.cert >= 0 ? &snap->certs[m.cert] : NULL;

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "config/bootstrap.h"
+#include "config/snapshot.h"
+#include "core/log.h"
 #include "core/mem.h"
 
 #define DEFAULT_ENV "production"
@@ -112,4 +114,14 @@ void cg_cli_cleanup(struct cg_cli *cli)
     cg_free(cli->config);
     cli->config = NULL;
     cli->have_master = false;
+}
+
+int cg_cli_snapshot(struct cg_cli *cli, struct cg_snapshot **out, struct cg_err *err)
+{
+    *out = NULL;
+    CG_GUARD(cg_cli_store(cli, false, err));
+    cg_log_set_level(CG_LOG_ERROR);
+    int rc = cg_snapshot_load(cli->store, cli->env, NULL, out, err);
+    cg_log_set_level(CG_LOG_WARN); /* the CLI's level (cli.c) */
+    return rc;
 }
