@@ -547,6 +547,7 @@ static int rows_collect(struct cg_store_sqlite *s, const char *env, sqlite3_stmt
 struct named_kind {
     const char *what;     /* "upstream": for messages */
     const char *plural;   /* "upstreams" */
+    const char *table;    /* its rows' table: deleting a row deletes what hangs on it (CASCADE) */
     const char *get_sql;  /* SELECT <columns> ... WHERE env = ? AND name = ? */
     const char *list_sql; /* SELECT <columns> ... WHERE env = ? ORDER BY name */
     size_t size;          /* of one record */
@@ -596,6 +597,18 @@ static int named_list(struct cg_store_sqlite *s, const struct named_kind *k, con
     return 0;
 }
 
+/* Deletes the row; the rows that hang on it go with it (ON DELETE CASCADE). */
+static int plain_delete_tx(struct cg_store_sqlite *s, const struct named_kind *k, const char *env, const char *name,
+                           struct cg_err *err)
+{
+    char sql[128];
+    snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE env = ? AND name = ?", k->table);
+    CG_GUARD(run(s, err, sql, "tt", env, name));
+    if (sqlite3_changes(s->db) == 0) return k->not_found(env, name, err);
+    return revision_bump(s, env, err);
+}
+
+/* A delete with checks of its own (NULL: plain_delete_tx). */
 typedef int named_tx_fn(struct cg_store_sqlite *s, const char *env, const char *name, struct cg_err *err);
 
 static int named_delete(struct cg_store_sqlite *s, const struct named_kind *k, const char *env, const char *name,
@@ -607,7 +620,7 @@ static int named_delete(struct cg_store_sqlite *s, const struct named_kind *k, c
     CG_GUARD(arg_check(arg, name, err));
     struct op op;
     CG_GUARD(ctx(op_begin(s, &op, err), err, "cannot delete %s '%s' of environment '%s'", k->what, name, env));
-    int rc = op_end(s, &op, tx(s, env, name, err), err);
+    int rc = op_end(s, &op, tx ? tx(s, env, name, err) : plain_delete_tx(s, k, env, name, err), err);
     return ctx(rc, err, "cannot delete %s '%s' of environment '%s'", k->what, name, env);
 }
 
@@ -1190,9 +1203,10 @@ static uint32_t col_u32(sqlite3_stmt *q, int i)
 
 /* Fills u from a row of CG_UPSTREAM_COLUMNS, then reads its CA list; on failure u holds what was
  * read (cleanup frees it). CG_ENOMEM or CG_ESTORE. */
-static int upstream_row_read(struct cg_store_sqlite *s, const char *env, sqlite3_stmt *q,
-                             struct cg_store_upstream *u, struct cg_err *err)
+static int upstream_row_read(struct cg_store_sqlite *s, const char *env, sqlite3_stmt *q, void *item,
+                             struct cg_err *err)
 {
+    struct cg_store_upstream *u = item;
     CG_GUARD(col_text(q, 0, &u->name));
     CG_GUARD(col_text(q, 1, &u->url));
     CG_GUARD(col_text(q, 2, &u->server_name));
@@ -1209,12 +1223,6 @@ static int upstream_row_read(struct cg_store_sqlite *s, const char *env, sqlite3
     return texts_read(s, c, &u->cas, &u->n_cas, err);
 }
 
-static int upstream_row_cb(struct cg_store_sqlite *s, const char *env, sqlite3_stmt *q, void *item,
-                           struct cg_err *err)
-{
-    return upstream_row_read(s, env, q, item, err);
-}
-
 static void upstream_item_cleanup(void *item) { cg_store_upstream_cleanup(item); }
 
 static const struct named_kind upstream_kind = {
@@ -1223,7 +1231,8 @@ static const struct named_kind upstream_kind = {
     .get_sql = "SELECT " CG_UPSTREAM_COLUMNS " FROM upstreams WHERE env = ? AND name = ?",
     .list_sql = "SELECT " CG_UPSTREAM_COLUMNS " FROM upstreams WHERE env = ? ORDER BY name",
     .size = sizeof(struct cg_store_upstream),
-    .read = upstream_row_cb,
+    .read = upstream_row_read,
+    .table = "upstreams",
     .cleanup = upstream_item_cleanup,
     .not_found = upstream_not_found,
 };
@@ -1240,17 +1249,9 @@ static int sqlite_upstream_list(struct cg_store *st, const char *env, struct cg_
     return named_list(sq(st), &upstream_kind, env, &out->items, &out->n, err);
 }
 
-static int upstream_delete_tx(struct cg_store_sqlite *s, const char *env, const char *name, struct cg_err *err)
-{
-    /* upstream_cas rows go with it (ON DELETE CASCADE) */
-    CG_GUARD(run(s, err, "DELETE FROM upstreams WHERE env = ? AND name = ?", "tt", env, name));
-    if (sqlite3_changes(s->db) == 0) return upstream_not_found(env, name, err);
-    return revision_bump(s, env, err);
-}
-
 static int sqlite_upstream_delete(struct cg_store *st, const char *env, const char *name, struct cg_err *err)
 {
-    return named_delete(sq(st), &upstream_kind, env, name, upstream_delete_tx, err);
+    return named_delete(sq(st), &upstream_kind, env, name, NULL, err);
 }
 
 /* ---- sites --------------------------------------------------------------------------------- */
@@ -1425,9 +1426,10 @@ static int sqlite_site_put(struct cg_store *st, const char *env, const struct cg
 
 /* Fills site from a row of CG_SITE_COLUMNS, then reads its domains and client CAs; on failure
  * site holds what was read (cleanup frees it). CG_ENOMEM or CG_ESTORE. */
-static int site_row_read(struct cg_store_sqlite *s, const char *env, sqlite3_stmt *q, struct cg_store_site *site,
+static int site_row_read(struct cg_store_sqlite *s, const char *env, sqlite3_stmt *q, void *item,
                          struct cg_err *err)
 {
+    struct cg_store_site *site = item;
     CG_GUARD(col_text(q, 0, &site->name));
     CG_GUARD(col_text(q, 1, &site->backend));
     site->mtls = sqlite3_column_int(q, 2);
@@ -1459,11 +1461,6 @@ static int site_row_read(struct cg_store_sqlite *s, const char *env, sqlite3_stm
     return texts_read(s, c, &site->client_cas, &site->n_client_cas, err);
 }
 
-static int site_row_cb(struct cg_store_sqlite *s, const char *env, sqlite3_stmt *q, void *item, struct cg_err *err)
-{
-    return site_row_read(s, env, q, item, err);
-}
-
 static void site_item_cleanup(void *item) { cg_store_site_cleanup(item); }
 
 static const struct named_kind site_kind = {
@@ -1472,7 +1469,8 @@ static const struct named_kind site_kind = {
     .get_sql = "SELECT " CG_SITE_COLUMNS " FROM sites WHERE env = ? AND name = ?",
     .list_sql = "SELECT " CG_SITE_COLUMNS " FROM sites WHERE env = ? ORDER BY name",
     .size = sizeof(struct cg_store_site),
-    .read = site_row_cb,
+    .read = site_row_read,
+    .table = "sites",
     .cleanup = site_item_cleanup,
     .not_found = site_not_found,
 };
@@ -1490,17 +1488,9 @@ static int sqlite_site_list(struct cg_store *st, const char *env, struct cg_stor
 }
 
 
-static int site_delete_tx(struct cg_store_sqlite *s, const char *env, const char *name, struct cg_err *err)
-{
-    /* its domains, client CAs and rules go with it (ON DELETE CASCADE) */
-    CG_GUARD(run(s, err, "DELETE FROM sites WHERE env = ? AND name = ?", "tt", env, name));
-    if (sqlite3_changes(s->db) == 0) return site_not_found(env, name, err);
-    return revision_bump(s, env, err);
-}
-
 static int sqlite_site_delete(struct cg_store *st, const char *env, const char *name, struct cg_err *err)
 {
-    return named_delete(sq(st), &site_kind, env, name, site_delete_tx, err);
+    return named_delete(sq(st), &site_kind, env, name, NULL, err);
 }
 
 /* ---- access profiles ----------------------------------------------------------------------- */
@@ -1652,20 +1642,15 @@ static int profile_cas_read(struct cg_store_sqlite *s, const char *env, struct c
     return rc;
 }
 
-static int profile_row_read(struct cg_store_sqlite *s, const char *env, sqlite3_stmt *q, struct cg_store_profile *p,
+static int profile_row_read(struct cg_store_sqlite *s, const char *env, sqlite3_stmt *q, void *item,
                             struct cg_err *err)
 {
+    struct cg_store_profile *p = item;
     CG_GUARD(col_text(q, 0, &p->name));
     if (!p->name && !(p->name = cg_strdup(""))) return CG_ENOMEM;
     CG_GUARD(profile_ips_read(s, env, p, 0, err));
     CG_GUARD(profile_ips_read(s, env, p, 1, err));
     return profile_cas_read(s, env, p, err);
-}
-
-static int profile_row_cb(struct cg_store_sqlite *s, const char *env, sqlite3_stmt *q, void *item,
-                          struct cg_err *err)
-{
-    return profile_row_read(s, env, q, item, err);
 }
 
 static void profile_item_cleanup(void *item) { cg_store_profile_cleanup(item); }
@@ -1676,7 +1661,8 @@ static const struct named_kind profile_kind = {
     .get_sql = "SELECT name FROM profiles WHERE env = ? AND name = ?",
     .list_sql = "SELECT name FROM profiles WHERE env = ? ORDER BY name",
     .size = sizeof(struct cg_store_profile),
-    .read = profile_row_cb,
+    .read = profile_row_read,
+    .table = "profiles",
     .cleanup = profile_item_cleanup,
     .not_found = profile_not_found,
 };
