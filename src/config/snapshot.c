@@ -189,6 +189,15 @@ static int stored_row_refused(struct cg_err *err, int rc, const char *what, cons
     return CG_ESTORE;
 }
 
+/* The same for a named object that its own command group changes (upstream, profile, site). */
+static int named_row_refused(struct cg_err *err, int rc, const char *what, const char *command, const char *name,
+                             const char *env)
+{
+    return stored_row_refused(err, rc, what,
+                              "fix it with: certgate %s set %s --env %s ..., or remove it: certgate %s rm %s --env %s",
+                              command, name, env, command, name, env);
+}
+
 /* The store's row made ready for the egress, by the same rules the CLI applied before storing
  * it (config/upstream.h). */
 static int load_upstream(const struct cg_snapshot *s, const struct cg_store_upstream *row,
@@ -231,10 +240,7 @@ static int load_upstreams(struct cg_snapshot *s, const struct cg_store_upstream_
         s->n_upstreams++;
         int rc = load_upstream(s, &rows->items[i], &s->upstreams[i], err);
         if (rc < 0)
-            return stored_row_refused(err, rc, "an upstream",
-                                      "fix it with: certgate upstream set %s --env %s ..., or remove it: "
-                                      "certgate upstream rm %s --env %s",
-                                      name, env, name, env);
+            return named_row_refused(err, rc, "an upstream", "upstream", name, env);
     }
     return 0;
 }
@@ -412,10 +418,7 @@ static int load_profiles(struct cg_snapshot *s, struct cg_store_profile_list *ro
         s->n_profiles++;
         int rc = load_profile(s, &rows->items[i], &s->profiles[i], err);
         if (rc < 0)
-            return stored_row_refused(err, rc, "an access profile",
-                                      "fix it with: certgate profile set %s --env %s ..., or remove it: certgate "
-                                      "profile rm %s --env %s",
-                                      name, env, name, env);
+            return named_row_refused(err, rc, "an access profile", "profile", name, env);
     }
     return 0;
 }
@@ -574,10 +577,7 @@ static int load_sites(struct cg_snapshot *s, struct cg_store_site_list *rows, co
         s->n_sites++;
         int rc = load_site(&rows->items[i], &s->sites[i], err);
         if (rc < 0)
-            return stored_row_refused(err, rc, "a site",
-                                      "fix it with: certgate site set %s --env %s ..., or remove it: certgate site "
-                                      "rm %s --env %s",
-                                      name, env, name, env);
+            return named_row_refused(err, rc, "a site", "site", name, env);
     }
     CG_GUARD(load_rules(s, rules, env, err));
     for (size_t i = 0; i < rows->n; i++) CG_GUARD(site_client_cas(s, &rows->items[i], &s->sites[i], err));
