@@ -3,6 +3,7 @@
  * CA change reaches established connections at their next request, without closing them). */
 #include "ingress/ingress.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -354,15 +355,8 @@ static int write_head(struct ingress *s, const struct cg_http_request *req)
 {
     struct cg_proxy *p = &s->p;
     CG_GUARD(cg_proxy_head_begin(p, req, req->target, NULL, is_identity_header));
-    char ip[64];
-    cg_strlcpy(ip, p->client_addr, sizeof(ip));
-    char *colon = strrchr(ip, ':'); /* "1.2.3.4:5" and "[::1]:5" lose the port */
-    if (colon) *colon = '\0';
-    if (ip[0] == '[') {
-        memmove(ip, ip + 1, strlen(ip));
-        char *end = strchr(ip, ']');
-        if (end) *end = '\0';
-    }
+    char ip[INET6_ADDRSTRLEN];
+    cg_proxy_client_ip(p, ip, sizeof(ip));
     CG_GUARD(add_header(p, "X-Forwarded-For", ip));
     CG_GUARD(add_header(p, "X-Forwarded-Proto", "https"));
     CG_GUARD(cg_http_write_header(&p->to_up, cg_slice_str("X-Forwarded-Host"), req->host));

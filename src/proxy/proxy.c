@@ -13,6 +13,7 @@
 #include <openssl/ssl.h>
 
 #include "core/mem.h"
+#include "core/str.h"
 
 #define BODY_CHUNK (16 * 1024)
 
@@ -978,19 +979,28 @@ static void session_drain(struct cg_worker_session *ws)
         cg_proxy_close(p); /* idle: nothing in flight */
 }
 
+uint16_t cg_proxy_client_ip(const struct cg_proxy *p, char *ip, size_t n)
+{
+    cg_strlcpy(ip, "?", n);
+    if (p->peer.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&p->peer;
+        inet_ntop(AF_INET, &a->sin_addr, ip, (socklen_t)n);
+        return ntohs(a->sin_port);
+    }
+    if (p->peer.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&p->peer;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, (socklen_t)n);
+        return ntohs(a->sin6_port);
+    }
+    return 0;
+}
+
 static void peer_name(struct cg_proxy *p, int fd)
 {
     socklen_t len = sizeof(p->peer);
     if (getpeername(fd, (struct sockaddr *)&p->peer, &len) != 0) return;
-    char ip[INET6_ADDRSTRLEN] = "?";
-    uint16_t port = 0;
-    if (p->peer.ss_family == AF_INET) {
-        inet_ntop(AF_INET, &((struct sockaddr_in *)&p->peer)->sin_addr, ip, sizeof(ip));
-        port = ntohs(((struct sockaddr_in *)&p->peer)->sin_port);
-    } else if (p->peer.ss_family == AF_INET6) {
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&p->peer)->sin6_addr, ip, sizeof(ip));
-        port = ntohs(((struct sockaddr_in6 *)&p->peer)->sin6_port);
-    }
+    char ip[INET6_ADDRSTRLEN];
+    uint16_t port = cg_proxy_client_ip(p, ip, sizeof(ip));
     snprintf(p->client_addr, sizeof(p->client_addr), p->peer.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
 }
 

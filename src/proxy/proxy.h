@@ -189,6 +189,9 @@ CG_RESULT cg_proxy_head_end(struct cg_proxy *p);
  * strings must live as long as the session's request: the session's own fields). */
 void cg_proxy_connect(struct cg_proxy *p, const struct cg_dial_params *params);
 
+/* The client's address without the port, into ip (INET6_ADDRSTRLEN bytes suffice; "?" when
+ * unknown); returns the port. */
+uint16_t cg_proxy_client_ip(const struct cg_proxy *p, char *ip, size_t n);
 /* The CLOCK_MONOTONIC microseconds the access log's durations use. */
 uint64_t cg_proxy_now_us(void);
 /* Copies a slice into a fixed buffer, truncating. */
