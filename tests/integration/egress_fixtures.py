@@ -669,7 +669,9 @@ def send(c, method, target, body=None, headers=None):
     return r.status, {k.lower(): v for k, v in r.getheaders()}, data
 
 
-def start_daemon(cg, tmp_path, extra=None, env=None, workers=1, name="cg"):
+def start_daemon(cg, tmp_path, extra=None, env=None, workers=1, name="cg", listener="egress"):
+    """Starts `certgate serve` with one listener on a free port: the egress (plain, d.url
+    http://...) or the ingress (TLS, d.url https://...); waits until it listens."""
     access = tmp_path / ("%s-access.log" % name)
     stderr_path = tmp_path / ("%s-stderr.log" % name)
     for attempt in range(3):
@@ -677,8 +679,14 @@ def start_daemon(cg, tmp_path, extra=None, env=None, workers=1, name="cg"):
         e = dict(extra or {})
         e.setdefault("workers", workers)
         cfg = tmp_path / ("%s.yaml" % name)
-        cfg.write_text(config_text(cg.store_url, cg.key, "127.0.0.1:%d" % port, access, e))
+        addr = "127.0.0.1:%d" % port
+        if listener == "ingress":
+            cfg.write_text(config_text(cg.store_url, cg.key, None, access, e, ingress=addr))
+        else:
+            cfg.write_text(config_text(cg.store_url, cg.key, addr, access, e))
         d = Daemon(cg, cfg, port, access, stderr_path, env=env)
+        if listener == "ingress":
+            d.url = "https://%s" % addr
         try:
             wait_listening(port, d.proc, what="certgate serve")
             # the listener is up; the configuration was loaded before it
@@ -693,14 +701,13 @@ def start_daemon(cg, tmp_path, extra=None, env=None, workers=1, name="cg"):
             raise AssertionError("certgate serve did not start:\n%s" % err)
 
 
-@pytest.fixture
-def egress(cg, tmp_path):
-    """Factory: egress(extra={...}) -> Daemon. Teardown: SIGTERM, exit 0, no sanitizer output."""
+def daemon_factory(start, prefix):
+    """The body of a daemon fixture: yields make(extra=, env=, workers=, name=) -> Daemon, built
+    with start(extra, env, workers, name); teardown: SIGTERM, exit 0, no sanitizer output."""
     made = []
 
     def make(extra=None, env=None, workers=1, name=None):
-        d = start_daemon(cg, tmp_path, extra=extra, env=env, workers=workers,
-                         name=name or "cg%d" % len(made))
+        d = start(extra, env, workers, name or "%s%d" % (prefix, len(made)))
         made.append(d)
         return d
 
@@ -713,6 +720,14 @@ def egress(cg, tmp_path):
             failures.append(str(e))
     if failures:
         pytest.fail("\n\n".join(failures))
+
+
+@pytest.fixture
+def egress(cg, tmp_path):
+    """Factory: egress(extra={...}) -> Daemon. Teardown: SIGTERM, exit 0, no sanitizer output."""
+    yield from daemon_factory(
+        lambda extra, env, workers, name: start_daemon(cg, tmp_path, extra=extra, env=env, workers=workers, name=name),
+        "cg")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 
 from conftest import openssl
-from egress_fixtures import Daemon, config_text, free_port, wait_listening
+from egress_fixtures import daemon_factory, start_daemon
 
 SERVER_EXT = ("basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature, keyEncipherment\n"
               "extendedKeyUsage = serverAuth\nsubjectAltName = {san}\n"
@@ -289,49 +289,19 @@ def backend():
 
 
 def start_ingress(cg, tmp_path, extra=None, env=None, workers=1, name="ig"):
-    access = tmp_path / ("%s-access.log" % name)
-    stderr_path = tmp_path / ("%s-stderr.log" % name)
-    for attempt in range(3):
-        port = free_port()
-        e = dict(extra or {})
-        e.setdefault("workers", workers)
-        e.setdefault("log", {"format": "json"})
-        cfg = tmp_path / ("%s.yaml" % name)
-        cfg.write_text(config_text(cg.store_url, cg.key, None, access, e, ingress="127.0.0.1:%d" % port))
-        d = Daemon(cg, cfg, port, access, stderr_path, env=env)
-        d.url = "https://127.0.0.1:%d" % port
-        try:
-            wait_listening(port, d.proc, what="certgate serve")
-        except AssertionError:
-            err = d.stderr()
-            if d.proc.poll() is None:
-                d.proc.kill()
-                d.proc.wait()
-            if "cannot listen" in err and attempt < 2:
-                continue
-            raise AssertionError("certgate serve did not start:\n%s" % err)
-        return d
+    """`certgate serve` with an ingress listener only, its access log in JSON (d.port is the TLS
+    listener)."""
+    e = dict(extra or {})
+    e.setdefault("log", {"format": "json"})
+    return start_daemon(cg, tmp_path, extra=e, env=env, workers=workers, name=name, listener="ingress")
 
 
 @pytest.fixture
 def ingress(cg, tmp_path):
     """Factory: ingress(extra={...}) -> Daemon (d.port is the TLS listener)."""
-    made = []
-
-    def make(extra=None, env=None, workers=1, name=None):
-        d = start_ingress(cg, tmp_path, extra=extra, env=env, workers=workers, name=name or "ig%d" % len(made))
-        made.append(d)
-        return d
-
-    yield make
-    failures = []
-    for d in made:
-        try:
-            d.check_clean()
-        except AssertionError as e:
-            failures.append(str(e))
-    if failures:
-        pytest.fail("\n\n".join(failures))
+    yield from daemon_factory(
+        lambda extra, env, workers, name: start_ingress(cg, tmp_path, extra=extra, env=env, workers=workers, name=name),
+        "ig")
 
 
 # ---------------------------------------------------------------------------------------------

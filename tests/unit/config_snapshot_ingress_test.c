@@ -17,6 +17,7 @@
 #include "config/snapshot.h"
 #include "core/file.h"
 #include "testpki.h"
+#include "teststore.h"
 
 static const uint8_t master[CG_MASTER_KEY_LEN] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 11, 12, 13, 14, 15, 16,
                                                   17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
@@ -24,41 +25,6 @@ static const uint8_t master[CG_MASTER_KEY_LEN] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 
 /* the other branch of the test root, and its leaf */
 static X509 *int_b, *leaf_b;
 static EVP_PKEY *key_b;
-
-static struct cg_store *open_store(const char *tag)
-{
-    char url[512];
-    snprintf(url, sizeof(url), "sqlite:%s/snapin-%s-%d.db", tp_tmpdir(), tag, (int)getpid());
-    unlink(url + 7);
-    struct cg_store *s;
-    struct cg_err err;
-    if (cg_store_open(url, true, &s, &err)) fail_msg("%s", err.msg);
-    return s;
-}
-
-static void put_server(struct cg_store *s, const char *name, X509 *leaf, EVP_PKEY *key)
-{
-    struct cg_buf pem, blob;
-    cg_buf_init(&pem, 0);
-    cg_buf_init(&blob, 0);
-    struct cg_err err;
-    struct cg_store_cert rec = {0};
-    assert_int_equal(cg_store_new_id(rec.id), 0);
-    STACK_OF(X509) *chain = sk_X509_new_null();
-    sk_X509_push(chain, tp_pki_get()->intm);
-    assert_int_equal(cg_pki_certs_to_pem(leaf, chain, &pem), 0);
-    sk_X509_free(chain);
-    assert_int_equal(cg_pki_key_seal(master, cg_slice_str(rec.id), key, &blob, &err), 0);
-    rec.name = (char *)name;
-    rec.kind = CG_STORE_SERVER;
-    rec.cert_pem = (char *)cg_buf_str(&pem);
-    rec.key_blob = blob.ptr;
-    rec.key_blob_len = blob.len;
-    rec.warnings_json = "[]";
-    if (cg_store_cert_put(s, "production", &rec, false, &err)) fail_msg("%s", err.msg);
-    cg_buf_cleanup(&pem);
-    cg_buf_cleanup(&blob);
-}
 
 static void put_ca(struct cg_store *s, const char *name, X509 *a, X509 *b, X509 *c, const char *crl_pem)
 {
@@ -167,7 +133,7 @@ static int domain(const struct cg_snapshot *snap, const char *host)
 static struct cg_store *populate(const char *tag)
 {
     const struct tp_pki *p = tp_pki_get();
-    struct cg_store *s = open_store(tag);
+    struct cg_store *s = ts_store_open(tag);
     struct tp_opts srv = {.eku = "serverAuth", .san = "DNS:www.example.com,DNS:shop.example.com", .serial = 50,
                           .not_after = 100L * 86400};
     X509 *www_old = tp_cert("www old", p->leaf_key, p->intm, p->int_key, &srv);
@@ -177,9 +143,9 @@ static struct cg_store *populate(const char *tag)
     srv.serial = 52;
     srv.san = "DNS:*.apps.example.com,DNS:API.example.com";
     X509 *wild = tp_cert("apps", p->leaf_key, p->intm, p->int_key, &srv);
-    put_server(s, "a-www-old", www_old, p->leaf_key);
-    put_server(s, "b-www-new", www_new, p->leaf_key);
-    put_server(s, "wild", wild, p->leaf_key);
+    ts_store_identity(s, "production", "a-www-old", CG_STORE_SERVER, www_old, p->leaf_key, false, master);
+    ts_store_identity(s, "production", "b-www-new", CG_STORE_SERVER, www_new, p->leaf_key, false, master);
+    ts_store_identity(s, "production", "wild", CG_STORE_SERVER, wild, p->leaf_key, false, master);
     X509_free(www_old);
     X509_free(www_new);
     X509_free(wild);
@@ -407,7 +373,7 @@ static void test_domains_and_certificates(void **state)
 static void test_empty_environment(void **state)
 {
     (void)state;
-    struct cg_store *s = open_store("empty");
+    struct cg_store *s = ts_store_open("empty");
     struct cg_snapshot *snap;
     struct cg_err err;
     assert_int_equal(cg_snapshot_load(s, "production", NULL, &snap, &err), 0);

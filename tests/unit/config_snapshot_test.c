@@ -11,57 +11,20 @@
 #include "config/snapshot.h"
 #include "config/upstream.h"
 #include "testpki.h"
+#include "teststore.h"
 
 static const uint8_t master[CG_MASTER_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
                                                   17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
-
-static struct cg_store *open_store(const char *tag)
-{
-    char url[512];
-    snprintf(url, sizeof(url), "sqlite:%s/snap-%s-%d.db", tp_tmpdir(), tag, (int)getpid());
-    unlink(url + 7);
-    struct cg_store *s;
-    struct cg_err err;
-    if (cg_store_open(url, true, &s, &err)) fail_msg("%s", err.msg);
-    return s;
-}
-
-/* Stores an identity the way the CLI does: PEM of leaf + chain, the key sealed under its id. */
-static void put_identity(struct cg_store *s, const char *env, const char *name, X509 *leaf, EVP_PKEY *key,
-                         bool is_default)
-{
-    struct cg_buf pem, blob;
-    cg_buf_init(&pem, 0);
-    cg_buf_init(&blob, 0);
-    struct cg_err err;
-    struct cg_store_cert rec = {0};
-    assert_int_equal(cg_store_new_id(rec.id), 0);
-    STACK_OF(X509) *chain = sk_X509_new_null();
-    sk_X509_push(chain, tp_pki_get()->intm);
-    assert_int_equal(cg_pki_certs_to_pem(leaf, chain, &pem), 0);
-    sk_X509_free(chain);
-    assert_int_equal(cg_pki_key_seal(master, cg_slice_str(rec.id), key, &blob, &err), 0);
-    rec.name = (char *)name;
-    rec.kind = CG_STORE_CLIENT;
-    rec.is_default = is_default;
-    rec.cert_pem = (char *)cg_buf_str(&pem);
-    rec.key_blob = blob.ptr;
-    rec.key_blob_len = blob.len;
-    rec.warnings_json = "[]";
-    if (cg_store_cert_put(s, env, &rec, false, &err)) fail_msg("%s", err.msg);
-    cg_buf_cleanup(&pem);
-    cg_buf_cleanup(&blob);
-}
 
 static void test_load_and_resolve(void **state)
 {
     (void)state;
     const struct tp_pki *p = tp_pki_get();
-    struct cg_store *s = open_store("resolve");
+    struct cg_store *s = ts_store_open("resolve");
     struct cg_err err;
-    put_identity(s, "production", "alpha", p->leaf, p->leaf_key, true);
-    put_identity(s, "production", "beta", p->leaf_ec, p->ec_key, false);
-    put_identity(s, "stage", "alpha", p->other, p->other_key, false);
+    ts_store_identity(s, "production", "alpha", CG_STORE_CLIENT, p->leaf, p->leaf_key, true, master);
+    ts_store_identity(s, "production", "beta", CG_STORE_CLIENT, p->leaf_ec, p->ec_key, false, master);
+    ts_store_identity(s, "stage", "alpha", CG_STORE_CLIENT, p->other, p->other_key, false, master);
     assert_int_equal(cg_store_pin_put(s, "production", "Billing.Pay", "beta", &err), 0);
     assert_int_equal(cg_store_pin_put(s, "production", "*.partner.example", NULL, &err), 0);
 
@@ -100,8 +63,8 @@ static void test_unseal_with_master(void **state)
 {
     (void)state;
     const struct tp_pki *p = tp_pki_get();
-    struct cg_store *s = open_store("unseal");
-    put_identity(s, "production", "alpha", p->leaf, p->leaf_key, false);
+    struct cg_store *s = ts_store_open("unseal");
+    ts_store_identity(s, "production", "alpha", CG_STORE_CLIENT, p->leaf, p->leaf_key, false, master);
     struct cg_snapshot *snap;
     struct cg_err err;
     assert_int_equal(cg_snapshot_load(s, "production", master, &snap, &err), 0);
@@ -125,7 +88,7 @@ static void test_unseal_with_master(void **state)
 static void test_empty_environment(void **state)
 {
     (void)state;
-    struct cg_store *s = open_store("empty");
+    struct cg_store *s = ts_store_open("empty");
     struct cg_snapshot *snap;
     struct cg_err err;
     assert_int_equal(cg_snapshot_load(s, "nowhere", master, &snap, &err), 0);
@@ -179,9 +142,9 @@ static void test_upstreams_loaded(void **state)
 {
     (void)state;
     const struct tp_pki *p = tp_pki_get();
-    struct cg_store *s = open_store("upstreams");
+    struct cg_store *s = ts_store_open("upstreams");
     struct cg_err err;
-    put_identity(s, "production", "alpha", p->leaf, p->leaf_key, true);
+    ts_store_identity(s, "production", "alpha", CG_STORE_CLIENT, p->leaf, p->leaf_key, true, master);
     put_ca(s, "production", "corp-inter", p->intm);
     put_ca(s, "production", "corp-root", p->root);
     put_ca(s, "stage", "corp-root", p->root);
