@@ -26,8 +26,30 @@ int cg_cli_name_check(const char *what, const char *name, struct cg_err *err)
                        CG_CLI_NAME_MAX_LEN);
 }
 
-int cg_cli_read_input(const char *path, struct cg_buf *out, struct cg_err *err)
+/* The idx-th inline input of a named arg, or NULL. */
+static const struct cg_cli_input *inline_input(const struct cg_cli_args *a, const char *arg, int idx)
 {
+    for (int i = 0; a && i < a->n_inputs; i++)
+        if (!strcmp(a->inputs[i].arg, arg) && idx-- == 0) return &a->inputs[i];
+    return NULL;
+}
+
+int cg_cli_read_input(const struct cg_cli *cli, const struct cg_cli_args *a, const char *arg, int idx,
+                      const char *path, struct cg_buf *out, struct cg_err *err)
+{
+    const struct cg_cli_input *in = inline_input(a, arg, idx);
+    if (in) {
+        if (in->len > out->max) {
+            cg_err_set(err, CG_ELIMIT, "%s: %zu bytes is over the limit of %zu", path, in->len, out->max);
+            return cg_err_hint(err, "certificates, keys and bundles are at most %d bytes; check that this is the "
+                                    "right file", CG_PKI_MAX_INPUT);
+        }
+        return cg_buf_append(out, in->data, in->len);
+    }
+    if (cli->api) { /* the API never reads the daemon's own files */
+        cg_err_set(err, CG_EUSAGE, "%s: no content was uploaded for '%s'", path, arg);
+        return cg_err_hint(err, "send the file's content in the request (a multipart file field, or base64 in JSON)");
+    }
     int rc = cg_file_read(path, out, err);
     if (rc == CG_ELIMIT)
         cg_err_hint(err, "certificates, keys and bundles are at most %d bytes; check that this is the right file",
@@ -35,18 +57,20 @@ int cg_cli_read_input(const char *path, struct cg_buf *out, struct cg_err *err)
     return rc;
 }
 
-int cg_cli_identity_load(const char *file, const char *key_file, const char *chain_file, const char *password,
-                         bool may_prompt, struct cg_pki_identity *out, struct cg_err *err)
+int cg_cli_identity_load(const struct cg_cli *cli, const struct cg_cli_args *a, const char *file, const char *key_file,
+                         const char *chain_file, const char *password, bool may_prompt, struct cg_pki_identity *out,
+                         struct cg_err *err)
 {
+    may_prompt = may_prompt && !cli->api;
     struct cg_buf main_buf, key_buf, chain_buf;
     cg_buf_init_secret(&main_buf, CG_PKI_MAX_INPUT);
     cg_buf_init_secret(&key_buf, CG_PKI_MAX_INPUT);
     cg_buf_init(&chain_buf, CG_PKI_MAX_INPUT);
     char *asked = NULL;
     int rc;
-    if ((rc = cg_cli_read_input(file, &main_buf, err)) < 0) goto out;
-    if (key_file && (rc = cg_cli_read_input(key_file, &key_buf, err)) < 0) goto out;
-    if (chain_file && (rc = cg_cli_read_input(chain_file, &chain_buf, err)) < 0) goto out;
+    if ((rc = cg_cli_read_input(cli, a, "file", 0, file, &main_buf, err)) < 0) goto out;
+    if (key_file && (rc = cg_cli_read_input(cli, a, "key", 0, key_file, &key_buf, err)) < 0) goto out;
+    if (chain_file && (rc = cg_cli_read_input(cli, a, "chain", 0, chain_file, &chain_buf, err)) < 0) goto out;
     struct cg_pki_input in_main = {file, cg_buf_slice(&main_buf)};
     struct cg_pki_input in_key = {key_file, cg_buf_slice(&key_buf)};
     struct cg_pki_input in_chain = {chain_file, cg_buf_slice(&chain_buf)};
@@ -274,7 +298,7 @@ json_t *cg_cert_view_json(const struct cg_cert_view *v, time_t now, const struct
     return o;
 }
 
-void cg_cli_print_saved(const char *verb, const char *name, enum cg_cert_kind kind, X509 *first, size_t n_certs,
+void cg_cli_print_saved(const struct cg_cli *cli, const char *verb, const char *name, enum cg_cert_kind kind, X509 *first, size_t n_certs,
                         const struct cg_strlist *warnings)
 {
     struct cg_pki_facts f;
@@ -282,13 +306,13 @@ void cg_cli_print_saved(const char *verb, const char *name, enum cg_cert_kind ki
         char na[32];
         long days = cg_time_days_until(f.not_after, cg_time_now());
         if (kind == CG_CERT_CA)
-            printf("%s ca '%s': %zu certificate%s, first %s, expires %s (%ld days)\n", verb, name, n_certs,
+            cg_cli_say(cli, "%s ca '%s': %zu certificate%s, first %s, expires %s (%ld days)\n", verb, name, n_certs,
                    n_certs == 1 ? "" : "s", f.subject, cg_time_rfc3339(f.not_after, na, sizeof(na)), days);
         else
-            printf("%s %s certificate '%s': %s, expires %s (%ld days), sha256 %s\n", verb, cg_cert_kind_name(kind),
+            cg_cli_say(cli, "%s %s certificate '%s': %s, expires %s (%ld days), sha256 %s\n", verb, cg_cert_kind_name(kind),
                    name, f.subject, cg_time_rfc3339(f.not_after, na, sizeof(na)), days, f.fingerprint);
         cg_pki_facts_cleanup(&f);
     }
     for (size_t i = 0; warnings && i < warnings->n; i++)
-        fprintf(stderr, "warning: %s '%s': %s\n", kind == CG_CERT_CA ? "ca" : "certificate", name, warnings->items[i]);
+        cg_cli_warn(cli, "%s '%s': %s\n", kind == CG_CERT_CA ? "ca" : "certificate", name, warnings->items[i]);
 }

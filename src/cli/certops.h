@@ -20,14 +20,18 @@
  * message naming what ("certificate", "upstream") otherwise. */
 CG_RESULT cg_cli_name_check(const char *what, const char *name, struct cg_err *err);
 
-/* Reads an input file capped at CG_PKI_MAX_INPUT (into an initialised secret buffer). */
-CG_RESULT cg_cli_read_input(const char *path, struct cg_buf *out, struct cg_err *err);
+/* Reads the input of a file argument into out (an initialised buffer, capped at
+ * CG_PKI_MAX_INPUT): the idx-th inline input of arg ("file", "key", "chain", "crl") when the
+ * request carried its content (the admin API), else the file at path -- never a file in API
+ * mode. path names the input in messages either way. */
+CG_RESULT cg_cli_read_input(const struct cg_cli *cli, const struct cg_cli_args *a, const char *arg, int idx,
+                            const char *path, struct cg_buf *out, struct cg_err *err);
 
 /* Loads an identity from files. When the input needs a password, none was given and may_prompt
  * is set and there is a terminal, asks for it. */
-CG_RESULT cg_cli_identity_load(const char *file, const char *key_file, const char *chain_file,
-                               const char *password, bool may_prompt, struct cg_pki_identity *out,
-                               struct cg_err *err);
+CG_RESULT cg_cli_identity_load(const struct cg_cli *cli, const struct cg_cli_args *a, const char *file,
+                               const char *key_file, const char *chain_file, const char *password, bool may_prompt,
+                               struct cg_pki_identity *out, struct cg_err *err);
 
 /* Stores one certificate: an identity (client/server) or a CA bundle (cas, with the CRLs of its
  * issuers: crls may be NULL or empty; each is checked with cg_pki_crls_check). Computes and stores
@@ -64,7 +68,7 @@ void cg_cert_view_cleanup(struct cg_cert_view *v);
 json_t *cg_cert_view_json(const struct cg_cert_view *v, time_t now, const struct cg_strlist *pinned_by);
 /* Prints the import result line(s) for people: "added client certificate 'x' (CN=..., expires
  * ..., N days left)" and "warning: ..." lines on stderr. */
-void cg_cli_print_saved(const char *verb, const char *name, enum cg_cert_kind kind, X509 *first,
+void cg_cli_print_saved(const struct cg_cli *cli, const char *verb, const char *name, enum cg_cert_kind kind, X509 *first,
                         size_t n_certs, const struct cg_strlist *warnings);
 
 #endif

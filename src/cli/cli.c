@@ -2,8 +2,10 @@
 
 #include <jansson.h>
 #include <malloc.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/mem.h"
@@ -14,7 +16,7 @@
 
 static const struct cg_cli_cmd *groups[] = {
     cg_cli_init_cmds, cg_cli_cert_cmds, cg_cli_pin_cmds, cg_cli_upstream_cmds, cg_cli_site_cmds,
-    cg_cli_profile_cmds, cg_cli_import_cmds, cg_cli_check_cmds,
+    cg_cli_profile_cmds, cg_cli_import_cmds, cg_cli_check_cmds, cg_cli_token_cmds, cg_cli_audit_cmds,
     NULL, /* the app's extra commands (serve) */
 };
 
@@ -29,6 +31,7 @@ static const char *group_summary(const char *group)
     if (!strcmp(group, "profile")) return "access profiles for path rules: allowed and denied IP ranges, client CAs and "
                                          "their selected signers";
     if (!strcmp(group, "import")) return "import settings from the platforms users migrate from";
+    if (!strcmp(group, "token")) return "bearer tokens of the admin API, each with a role: viewer, operator or admin";
     return "";
 }
 
@@ -79,6 +82,8 @@ static const struct cg_cli_cmd *find_cmd(const char *group, const char *name)
         }
     return NULL;
 }
+
+const struct cg_cli_cmd *cg_cli_find(const char *group, const char *name) { return find_cmd(group, name); }
 
 static bool is_group(const char *s)
 {
@@ -161,6 +166,34 @@ static int take_global(struct cg_cli *cli, int argc, char **argv, int *i, struct
     return 0;
 }
 
+static const struct cg_cli_opt *find_opt(const struct cg_cli_cmd *c, const char *name, size_t n)
+{
+    for (const struct cg_cli_opt *p = c->opts; p && p->name; p++)
+        if (strlen(p->name) == n && !strncmp(p->name, name, n)) return p;
+    return NULL;
+}
+
+/* Adds option o; shown is how the caller names it in messages ("--key", or "--key=x"). */
+static int add_opt(const struct cg_cli_cmd *c, struct cg_cli_args *out, const struct cg_cli_opt *o, const char *val,
+                   const char *shown, struct cg_err *err)
+{
+    if (!o->repeat && cg_cli_opt(out, o->name)) return usage_error(err, c, "this option is given twice:", shown);
+    if (out->n_opts == CG_CLI_MAX_OPTS) return usage_error(err, c, "too many options", NULL);
+    out->opt_name[out->n_opts] = o->name;
+    out->opt_val[out->n_opts++] = val;
+    return 0;
+}
+
+int cg_cli_args_add(const struct cg_cli_cmd *c, struct cg_cli_args *a, const char *name, const char *val,
+                    struct cg_err *err)
+{
+    const struct cg_cli_opt *o = find_opt(c, name, strlen(name));
+    if (!o) return usage_error(err, c, "unknown option", name);
+    if (o->has_arg != (val != NULL))
+        return usage_error(err, c, o->has_arg ? "a value is needed for option" : "this option takes no value:", name);
+    return add_opt(c, a, o, val, name, err);
+}
+
 static int parse_args(struct cg_cli *cli, const struct cg_cli_cmd *c, int argc, char **argv, int start,
                       struct cg_cli_args *out, struct cg_err *err)
 {
@@ -181,9 +214,7 @@ static int parse_args(struct cg_cli *cli, const struct cg_cli_cmd *c, int argc, 
             const char *name = a[0] == '-' && a[1] == '-' ? a + 2 : a + 1;
             const char *eq = strchr(name, '=');
             size_t n = eq ? (size_t)(eq - name) : strlen(name);
-            const struct cg_cli_opt *o = NULL;
-            for (const struct cg_cli_opt *p = c->opts; p && p->name; p++)
-                if (strlen(p->name) == n && !strncmp(p->name, name, n)) o = p;
+            const struct cg_cli_opt *o = find_opt(c, name, n);
             if (!o) return usage_error(err, c, "unknown option", a);
             const char *val = NULL;
             if (o->has_arg) {
@@ -193,11 +224,7 @@ static int parse_args(struct cg_cli *cli, const struct cg_cli_cmd *c, int argc, 
             } else if (eq) {
                 return usage_error(err, c, "this option takes no value:", a);
             }
-            if (!o->repeat && cg_cli_opt(out, o->name))
-                return usage_error(err, c, "this option is given twice:", a);
-            if (out->n_opts == CG_CLI_MAX_OPTS) return usage_error(err, c, "too many options", NULL);
-            out->opt_name[out->n_opts] = o->name;
-            out->opt_val[out->n_opts++] = val;
+            CG_GUARD(add_opt(c, out, o, val, a, err));
             continue;
         }
         if (out->n_pos == CG_CLI_MAX_ARGS || out->n_pos >= c->max_pos)
@@ -233,6 +260,15 @@ static void json_wiping_free(void *p)
     if (!p) return;
     cg_wipe(p, malloc_usable_size(p));
     free(p);
+}
+
+/* "cli:<unix user>" for the audit trail. */
+static const char *cli_actor(char *buf, size_t n)
+{
+    struct passwd *pw = getpwuid(geteuid());
+    if (pw && pw->pw_name) snprintf(buf, n, "cli:%s", pw->pw_name);
+    else snprintf(buf, n, "cli:uid %u", (unsigned)geteuid());
+    return buf;
 }
 
 int cg_cli_main(int argc, char **argv, const struct cg_cli_cmd *extra)
@@ -298,7 +334,9 @@ int cg_cli_main(int argc, char **argv, const struct cg_cli_cmd *extra)
     struct cg_cli_args args;
     int rc = parse_args(&cli, c, argc, argv, i, &args, &err);
     if (rc == 0) rc = cg_cli_resolve(&cli, &err);
-    if (rc == 0) rc = c->run(&cli, &args, &err);
+    char actor[96];
+    cli.actor = cli_actor(actor, sizeof(actor));
+    if (rc == 0) rc = cg_cli_exec(&cli, c, &args, &err);
     cg_cli_cleanup(&cli);
     if (rc >= 0) return rc; /* a command may return 1 itself (check: findings) */
     print_error(&err, rc);

@@ -7,7 +7,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "config/bootstrap.h"
+#include "core/buf.h"
+#include "core/strlist.h"
 #include "core/error.h"
 #include "pki/pki.h"
 #include "store/store.h"
@@ -22,13 +26,29 @@ struct cg_cli_opt {
     bool repeat;       /* may be given several times (values joined with '\n' in order) */
 };
 
-/* Parsed arguments of one command. */
+#define CG_CLI_MAX_INPUTS 8
+
+/* The content of a file argument that arrived with the request (the admin API's uploads) rather
+ * than as a path to read. */
+struct cg_cli_input {
+    const char *arg;   /* the option ("key", "chain", "crl") or "file" for the FILE positional */
+    const uint8_t *data;
+    size_t len;
+};
+
+/* Parsed arguments of one command: what the command line gives, or what the admin API builds
+ * from a request (the same commands run both: one implementation of every operation). */
 struct cg_cli_args {
     const char *pos[CG_CLI_MAX_ARGS];
     int n_pos;
     const char *opt_name[CG_CLI_MAX_OPTS];
     const char *opt_val[CG_CLI_MAX_OPTS]; /* NULL for flags */
     int n_opts;
+    /* admin API only: file contents given inline (a file option's value is then a label such as
+     * the uploaded file's name, used in messages), and the password of the request */
+    struct cg_cli_input inputs[CG_CLI_MAX_INPUTS];
+    int n_inputs;
+    const char *password;
 };
 
 /* Global settings and the lazily opened store. */
@@ -43,6 +63,16 @@ struct cg_cli {
     struct cg_config *config;     /* the bootstrap file's settings (defaults when there is none) */
     uint8_t master[CG_MASTER_KEY_LEN];
     bool have_master;
+    /* Who runs the commands, for the audit trail: "cli:<unix user>" on the command line, the
+     * token's name in the admin API. */
+    const char *actor;
+    /* Set by the admin API: nothing is printed and nothing is asked on a terminal; the JSON a
+     * command would print with --json is kept in `out` instead (json is set too). */
+    bool api;
+    json_t *out;
+    struct cg_strlist *warnings; /* api: what cg_cli_warn would print is added here (may be NULL) */
+    bool capture; /* cg_cli_exec: keep the JSON in `out` for a moment (the CLI prints it after) */
+    struct cg_buf *said; /* cg_cli_exec: what cg_cli_say says, printed after the commit */
 };
 
 struct cg_cli_cmd {
@@ -53,7 +83,31 @@ struct cg_cli_cmd {
     int min_pos, max_pos;
     const struct cg_cli_opt *opts; /* terminated by {NULL} */
     int (*run)(struct cg_cli *cli, const struct cg_cli_args *args, struct cg_err *err);
+    /* Commands that change the store name the kind of object they change ("site", "cert",
+     * "pin", "token" ...): cg_cli_exec then runs them in one transaction with their audit record
+     * (the object's `show --json` before and after), and the admin API requires the role that
+     * kind needs (cg_cli_cmd_role). NULL for commands that only read. */
+    const char *object;
+    /* The name of the object changed; NULL = pos[0]. */
+    const char *(*object_name)(const struct cg_cli_args *args);
 };
+
+/* Roles of admin API tokens, weakest first. */
+enum cg_cli_role { CG_ROLE_VIEWER = 0, CG_ROLE_OPERATOR = 1, CG_ROLE_ADMIN = 2 };
+const char *cg_cli_role_name(enum cg_cli_role r);
+CG_RESULT cg_cli_role_parse(const char *s, enum cg_cli_role *out); /* CG_EUSAGE naming the roles */
+/* The least role that may run c through the admin API: viewer for commands that only read,
+ * admin for those that change certificates, CA bundles or tokens (or import), operator for the
+ * rest. */
+enum cg_cli_role cg_cli_cmd_role(const struct cg_cli_cmd *c);
+
+/* Runs one command: a command that changes the store runs in one transaction with its audit
+ * record (actor, action "group name", object "kind/name", before and after), so that either
+ * both are saved or neither is. */
+CG_RESULT cg_cli_exec(struct cg_cli *cli, const struct cg_cli_cmd *c, const struct cg_cli_args *args,
+                      struct cg_err *err);
+/* The command "group name" (group NULL for top-level), or NULL. */
+const struct cg_cli_cmd *cg_cli_find(const char *group, const char *name);
 
 /* The command tables of each group (cmd_*.c). */
 extern const struct cg_cli_cmd cg_cli_init_cmds[];
@@ -64,6 +118,13 @@ extern const struct cg_cli_cmd cg_cli_check_cmds[];
 extern const struct cg_cli_cmd cg_cli_upstream_cmds[];
 extern const struct cg_cli_cmd cg_cli_site_cmds[];
 extern const struct cg_cli_cmd cg_cli_profile_cmds[];
+extern const struct cg_cli_cmd cg_cli_token_cmds[];
+extern const struct cg_cli_cmd cg_cli_audit_cmds[];
+
+/* The hash under which an admin API token is stored (cmd_token.c): the lowercase hex SHA-256 of
+ * the whole token as `token add` printed it ("cg_" and 64 hex); the API hashes a request's bearer
+ * token with it to look the token up (cg_store_token_find). */
+CG_RESULT cg_cli_token_hash(const char *token, size_t len, char out[65]);
 
 /* Entry point: runs argv and returns the exit status. extra: more commands (the app's `serve`,
  * which the CLI library may not link itself: it starts event loops), terminated by {0}; may be
@@ -73,6 +134,11 @@ int cg_cli_main(int argc, char **argv, const struct cg_cli_cmd *extra);
 /* ---- arguments (cli.c) ---- */
 const char *cg_cli_opt(const struct cg_cli_args *a, const char *name); /* last value, or NULL */
 bool cg_cli_flag(const struct cg_cli_args *a, const char *name);
+/* Adds the option name (with val; NULL for a flag) to a as the command line would: CG_EUSAGE
+ * when c has no such option, it needs a value or takes none, or it was already given and may
+ * not repeat. */
+CG_RESULT cg_cli_args_add(const struct cg_cli_cmd *c, struct cg_cli_args *a, const char *name, const char *val,
+                          struct cg_err *err);
 /* Every value of a repeatable option, in order. */
 int cg_cli_opt_all(const struct cg_cli_args *a, const char *name, const char **out, int max);
 /* CG_EUSAGE ("--x and --y contradict each other") when both options were given; 0 otherwise. */
@@ -91,6 +157,16 @@ CG_RESULT cg_cli_master(struct cg_cli *cli, struct cg_err *err);
 struct cg_snapshot;
 CG_RESULT cg_cli_snapshot(struct cg_cli *cli, struct cg_snapshot **out, struct cg_err *err);
 void cg_cli_cleanup(struct cg_cli *cli);
+
+/* ---- output (output.c) ---- */
+/* What commands print for people: stdout, unless cli->api. */
+void cg_cli_say(const struct cg_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Warnings for people: "warning: ..." on stderr, unless cli->api (warnings that matter are part of
+ * the objects' JSON). */
+void cg_cli_warn(const struct cg_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The JSON answer of a command (takes v): printed (indented, keys in insertion order), or kept
+ * in cli->out with cli->api. */
+CG_RESULT cg_cli_json_out(struct cg_cli *cli, json_t *v);
 
 /* ---- secrets (secret.c) ---- */
 /* A password from --password-env VAR or --password-file F. *out is NULL when neither was

@@ -60,7 +60,7 @@ static int run_add(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_er
     CG_GUARD(cg_cli_password(a, &password, err));
     struct cg_pki_identity id;
     cg_pki_identity_init(&id);
-    int rc = cg_cli_identity_load(file, cg_cli_opt(a, "key"), cg_cli_opt(a, "chain"), password, true, &id, err);
+    int rc = cg_cli_identity_load(cli, a, file, cg_cli_opt(a, "key"), cg_cli_opt(a, "chain"), password, true, &id, err);
     cg_free_secret_str(password);
     if (rc < 0) return rc;
     struct cg_strlist warnings;
@@ -73,7 +73,7 @@ static int run_add(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_er
         if (rc == 0) rc = cg_store_commit(cli->store, err);
         else cg_store_rollback(cli->store);
     }
-    if (rc == 0) cg_cli_print_saved(replace ? "stored" : "added", name, kind, id.leaf, 1, &warnings);
+    if (rc == 0) cg_cli_print_saved(cli, replace ? "stored" : "added", name, kind, id.leaf, 1, &warnings);
     cg_strlist_cleanup(&warnings);
     cg_pki_identity_cleanup(&id);
     return rc;
@@ -118,7 +118,7 @@ static int crls_gather(const struct cg_pki_input *in, bool in_bundle, STACK_OF(X
 }
 
 /* The CA bundle of file and every CRL: inside it, and in each --crl file. */
-static int ca_inputs_load(const char *file, const struct cg_cli_args *a, STACK_OF(X509) **cas,
+static int ca_inputs_load(const struct cg_cli *cli, const char *file, const struct cg_cli_args *a, STACK_OF(X509) **cas,
                           STACK_OF(X509_CRL) **crls, struct cg_err *err)
 {
     *cas = NULL;
@@ -126,7 +126,7 @@ static int ca_inputs_load(const char *file, const struct cg_cli_args *a, STACK_O
     if (!*crls) return cg_err_set(err, CG_ENOMEM, "out of memory");
     struct cg_buf buf;
     cg_buf_init(&buf, CG_PKI_MAX_INPUT);
-    int rc = cg_cli_read_input(file, &buf, err);
+    int rc = cg_cli_read_input(cli, a, "file", 0, file, &buf, err);
     struct cg_pki_input in = {file, cg_buf_slice(&buf)};
     if (rc == 0) rc = cg_pki_ca_load(&in, cas, err);
     if (rc == 0) rc = crls_gather(&in, true, *cas, *crls, err);
@@ -134,7 +134,7 @@ static int ca_inputs_load(const char *file, const struct cg_cli_args *a, STACK_O
     int n = cg_cli_opt_all(a, "crl", files, CG_CLI_MAX_OPTS);
     for (int i = 0; rc == 0 && i < n; i++) {
         cg_buf_reset(&buf);
-        rc = cg_cli_read_input(files[i], &buf, err);
+        rc = cg_cli_read_input(cli, a, "crl", i, files[i], &buf, err);
         struct cg_pki_input crl_in = {files[i], cg_buf_slice(&buf)};
         if (rc == 0) rc = crls_gather(&crl_in, false, *cas, *crls, err);
     }
@@ -178,7 +178,7 @@ static int run_ca_add(struct cg_cli *cli, const struct cg_cli_args *a, struct cg
     STACK_OF(X509_CRL) *crls = NULL;
     struct cg_strlist warnings;
     cg_strlist_init(&warnings);
-    int rc = ca_inputs_load(file, a, &cas, &crls, err);
+    int rc = ca_inputs_load(cli, file, a, &cas, &crls, err);
     if (rc == 0) rc = cg_store_begin(cli->store, err);
     if (rc == 0) {
         if (replace) rc = signers_kept_check(cli, name, cas, err);
@@ -187,10 +187,10 @@ static int run_ca_add(struct cg_cli *cli, const struct cg_cli_args *a, struct cg
         else cg_store_rollback(cli->store);
     }
     if (rc == 0) {
-        cg_cli_print_saved(replace ? "stored" : "added", name, CG_CERT_CA, sk_X509_value(cas, 0),
+        cg_cli_print_saved(cli, replace ? "stored" : "added", name, CG_CERT_CA, sk_X509_value(cas, 0),
                            (size_t)sk_X509_num(cas), &warnings);
         int n = sk_X509_CRL_num(crls);
-        if (n > 0) printf("with %d CRL%s\n", n, n == 1 ? "" : "s");
+        if (n > 0) cg_cli_say(cli, "with %d CRL%s\n", n, n == 1 ? "" : "s");
     }
     cg_strlist_cleanup(&warnings);
     sk_X509_pop_free(cas, X509_free);
@@ -254,7 +254,7 @@ static int list_certs(struct cg_cli *cli, int only_kind, struct cg_err *err)
         snprintf(empty, sizeof(empty), "no %s in environment '%s' (add one with: certgate %s add NAME FILE)",
                  only_kind == CG_STORE_CA ? "CA bundles" : "certificates", cli->env,
                  only_kind == CG_STORE_CA ? "ca" : "cert");
-        rc = cg_list_print(cli->json, &arr, &t, empty);
+        rc = cg_list_print(cli, &arr, &t, empty);
     }
     json_decref(arr);
     cg_table_cleanup(&t);
@@ -314,7 +314,7 @@ static int run_show(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_e
     if (rc == 0) rc = pins_by_cert(cli, row.name, &pinned, err);
     time_t now = cg_time_now();
     if (rc == 0 && cli->json) {
-        rc = cg_json_print(cg_cert_view_json(&v, now, &pinned));
+        rc = cg_cli_json_out(cli, cg_cert_view_json(&v, now, &pinned));
     } else if (rc == 0) {
         printf("name:         %s\n", row.name);
         printf("kind:         %s%s\n", cg_cert_kind_name((enum cg_cert_kind)row.kind), row.is_default ? " (default)" : "");
@@ -337,7 +337,7 @@ static int run_rm(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_err
 {
     CG_GUARD(cg_cli_store(cli, false, err));
     CG_GUARD(cg_store_cert_delete(cli->store, cli->env, a->pos[0], err));
-    printf("removed '%s'\n", a->pos[0]);
+    cg_cli_say(cli, "removed '%s'\n", a->pos[0]);
     return 0;
 }
 
@@ -377,7 +377,7 @@ static int run_set(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_er
     }
     CG_GUARD(cg_cli_store(cli, false, err));
     CG_GUARD(cg_store_cert_set_default(cli->store, cli->env, a->pos[0], err));
-    printf("'%s' is now the default client certificate of environment '%s'\n", a->pos[0], cli->env);
+    cg_cli_say(cli, "'%s' is now the default client certificate of environment '%s'\n", a->pos[0], cli->env);
     return 0;
 }
 
@@ -385,20 +385,20 @@ const struct cg_cli_cmd cg_cli_cert_cmds[] = {
     {"cert", "add", "NAME FILE [--key FILE] [--chain FILE] [--kind client|server] [--default] [--replace] "
                     "[--password-file FILE | --password-env VAR]",
      "import a certificate with its private key (PKCS#12, PEM, DER; the format is read from the content)", 2, 2,
-     add_opts, run_add},
-    {"cert", "list", "[--json]", "list certificates: kind, subject, expiry, days left", 0, 0, NULL, run_list},
+     add_opts, run_add, "cert", NULL},
+    {"cert", "list", "[--json]", "list certificates: kind, subject, expiry, days left", 0, 0, NULL, run_list, NULL, NULL},
     {"cert", "show", "NAME [--json]", "every fact of one certificate, its chain and the pins that name it", 1, 1, NULL,
-     run_show},
-    {"cert", "rm", "NAME", "remove a certificate (refused while pins name it)", 1, 1, NULL, run_rm},
+     run_show, NULL, NULL},
+    {"cert", "rm", "NAME", "remove a certificate (refused while pins name it)", 1, 1, NULL, run_rm, "cert", NULL},
     {"cert", "set", "NAME --default", "make a client certificate the default (used when no pin matches)", 1, 1,
-     set_opts, run_set},
+     set_opts, run_set, "cert", NULL},
     {"ca", "add", "NAME FILE [--crl FILE]... [--replace]",
      "import a CA bundle (PEM with one or many certificates, DER, base64) with the CRLs of its issuers (--crl, "
      "PEM or DER, and any X509 CRL blocks of the bundle file)",
-     2, 2, ca_add_opts, run_ca_add},
-    {"ca", "list", "[--json]", "list CA bundles only, with their CRLs", 0, 0, NULL, run_ca_list},
+     2, 2, ca_add_opts, run_ca_add, "ca", NULL},
+    {"ca", "list", "[--json]", "list CA bundles only, with their CRLs", 0, 0, NULL, run_ca_list, NULL, NULL},
     {"ca", "show", "NAME [--json]", "every certificate of one CA bundle, and its CRLs", 1, 1, NULL,
-     run_ca_show},
-    {"ca", "rm", "NAME", "remove a CA bundle", 1, 1, NULL, run_ca_rm},
+     run_ca_show, NULL, NULL},
+    {"ca", "rm", "NAME", "remove a CA bundle", 1, 1, NULL, run_ca_rm, "ca", NULL},
     {0},
 };

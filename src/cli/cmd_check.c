@@ -171,7 +171,7 @@ static int run_check(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_
         json_object_set_new(o, "certificates", arr);
         json_object_set_new(o, "site_problems", sp);
         arr = NULL;
-        rc = cg_json_print(o);
+        rc = cg_cli_json_out(cli, o);
     } else if (rc == 0) {
         if (certs.n) cg_table_print(&t);
         printf("%zu certificate%s in '%s', %zu with problems (threshold %ld days)%s\n", certs.n,
@@ -191,6 +191,6 @@ static int run_check(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_
 const struct cg_cli_cmd cg_cli_check_cmds[] = {
     {NULL, "check", "[--days N] [--json]",
      "exit 1 when any certificate is invalid, expired, not yet valid or expires within N days (default 30)", 0, 0,
-     check_opts, run_check},
+     check_opts, run_check, NULL, NULL},
     {0},
 };

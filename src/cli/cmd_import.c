@@ -39,11 +39,11 @@ static void name_from_path(const char *path, struct planned *plan, size_t n_befo
     }
 }
 
-static int load_ca_file(const char *path, STACK_OF(X509) **out, struct cg_err *err)
+static int load_ca_file(const struct cg_cli *cli, const char *path, STACK_OF(X509) **out, struct cg_err *err)
 {
     struct cg_buf buf;
     cg_buf_init(&buf, CG_PKI_MAX_INPUT);
-    int rc = cg_cli_read_input(path, &buf, err);
+    int rc = cg_cli_read_input(cli, NULL, "file", 0, path, &buf, err);
     if (rc == 0) {
         struct cg_pki_input in = {path, cg_buf_slice(&buf)};
         rc = cg_pki_ca_load(&in, out, err);
@@ -89,6 +89,36 @@ static int import_alloc(struct import *im, size_t certs, size_t cas, size_t pins
     return 0;
 }
 
+static json_t *names_warnings(const char *name, const struct cg_strlist *w)
+{
+    json_t *o = json_object(), *a = json_array();
+    json_object_set_new(o, "name", json_string(name));
+    for (size_t i = 0; i < w->n; i++) json_array_append_new(a, json_string(w->items[i]));
+    json_object_set_new(o, "warnings", a);
+    return o;
+}
+
+/* What an import stored (--json, and the admin API's answer): {"certificates": [{"name",
+ * "warnings"}], "authorities": [...], "pins": [{"target", "cert"}], "default": name | null}. */
+static json_t *import_json(const struct import *im, const struct cg_strlist *warnings)
+{
+    json_t *o = json_object(), *certs = json_array(), *cas = json_array(), *pins = json_array();
+    for (size_t i = 0; i < im->n_certs; i++) json_array_append_new(certs, names_warnings(im->certs[i].name, &warnings[i]));
+    for (size_t i = 0; i < im->n_cas; i++)
+        json_array_append_new(cas, names_warnings(im->ca_names[i], &warnings[im->n_certs + i]));
+    for (size_t i = 0; i < im->n_pins; i++) {
+        json_t *p = json_object();
+        json_object_set_new(p, "target", json_string(im->pin_targets[i]));
+        json_object_set_new(p, "cert", im->pin_certs[i] < 0 ? json_null() : json_string(im->certs[im->pin_certs[i]].name));
+        json_array_append_new(pins, p);
+    }
+    json_object_set_new(o, "certificates", certs);
+    json_object_set_new(o, "authorities", cas);
+    json_object_set_new(o, "pins", pins);
+    json_object_set_new(o, "default", im->default_cert >= 0 ? json_string(im->certs[im->default_cert].name) : json_null());
+    return o;
+}
+
 /* Everything is parsed and checked before the transaction starts; then it is all stored, or
  * (on any store error) rolled back. */
 static int import_commit(struct cg_cli *cli, struct import *im, bool replace, struct cg_err *err)
@@ -117,16 +147,17 @@ static int import_commit(struct cg_cli *cli, struct import *im, bool replace, st
         cg_err_hint(err, "nothing was imported; fix the entry and run the import again");
     } else {
         for (size_t i = 0; i < im->n_certs; i++)
-            cg_cli_print_saved("imported", im->certs[i].name, CG_CERT_CLIENT, im->certs[i].id.leaf, 1, &warnings[i]);
+            cg_cli_print_saved(cli, "imported", im->certs[i].name, CG_CERT_CLIENT, im->certs[i].id.leaf, 1, &warnings[i]);
         for (size_t i = 0; i < im->n_cas; i++)
-            cg_cli_print_saved("imported", im->ca_names[i], CG_CERT_CA, sk_X509_value(im->cas[i], 0),
+            cg_cli_print_saved(cli, "imported", im->ca_names[i], CG_CERT_CA, sk_X509_value(im->cas[i], 0),
                                (size_t)sk_X509_num(im->cas[i]), &warnings[im->n_certs + i]);
         for (size_t i = 0; i < im->n_pins; i++) {
             int c = im->pin_certs[i];
-            printf("pinned %s -> %s\n", im->pin_targets[i], c < 0 ? "none" : im->certs[c].name);
+            cg_cli_say(cli, "pinned %s -> %s\n", im->pin_targets[i], c < 0 ? "none" : im->certs[c].name);
         }
         if (im->default_cert >= 0)
-            printf("default client certificate: %s (no usages were given)\n", im->certs[im->default_cert].name);
+            cg_cli_say(cli, "default client certificate: %s (no usages were given)\n", im->certs[im->default_cert].name);
+        if (cli->json) rc = cg_cli_json_out(cli, import_json(im, warnings));
     }
     for (size_t i = 0; warnings && i < im->n_certs + im->n_cas; i++) cg_strlist_cleanup(&warnings[i]);
     cg_free(warnings);
@@ -160,7 +191,7 @@ static int import_local(struct cg_cli *cli, const struct cg_cli_args *a, struct 
         cg_pki_identity_init(&p->id);
         im.n_certs++;
         name_from_path(m.paths.items[i], im.certs, i, p->name);
-        rc = cg_cli_identity_load(m.paths.items[i], NULL, NULL, m.passwords.items[i], false, &p->id, err);
+        rc = cg_cli_identity_load(cli, NULL, m.paths.items[i], NULL, NULL, m.passwords.items[i], false, &p->id, err);
         if (rc < 0) cg_err_prefix(err, "ClientCertificates entry %zu", i + 1);
         if (rc == CG_EPASSWORD)
             cg_err_hint(err, "ClientCertificatePasswords entry %zu must be the password of %s", i + 1, m.paths.items[i]);
@@ -168,7 +199,7 @@ static int import_local(struct cg_cli *cli, const struct cg_cli_args *a, struct 
     for (size_t i = 0; rc == 0 && i < ca_paths.n; i++) {
         im.n_cas++;
         cg_path_stem(ca_paths.items[i], im.ca_names[i], NAME_LEN);
-        rc = load_ca_file(ca_paths.items[i], &im.cas[i], err);
+        rc = load_ca_file(cli, ca_paths.items[i], &im.cas[i], err);
         if (rc < 0) cg_err_prefix(err, "--ca-certificates entry %zu", i + 1);
     }
     for (size_t i = 0; rc == 0 && i < m.n_usages; i++) {
@@ -186,11 +217,21 @@ static int import_local(struct cg_cli *cli, const struct cg_cli_args *a, struct 
     return rc;
 }
 
+/* A variable of the platform's environment: given with the request (the admin API), or read from
+ * certgate's own environment (the command line only: the API never reads the daemon's). */
+static struct cg_slice env_value(const struct cg_cli *cli, const struct cg_cli_args *a, const char *var)
+{
+    for (int i = 0; i < a->n_inputs; i++)
+        if (!strcmp(a->inputs[i].arg, var)) return cg_slice_make(a->inputs[i].data, a->inputs[i].len);
+    const char *v = cli->api ? NULL : getenv(var);
+    return cg_slice_str(v ? v : "");
+}
+
 static int import_env(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_err *err)
 {
-    const char *certs = getenv("CLIENT_CERTIFICATES");
-    const char *cas = getenv("CERTIFICATE_AUTHORITIES");
-    if ((!certs || !*certs) && (!cas || !*cas)) {
+    struct cg_slice certs = env_value(cli, a, "CLIENT_CERTIFICATES");
+    struct cg_slice cas = env_value(cli, a, "CERTIFICATE_AUTHORITIES");
+    if (!certs.len && !cas.len) {
         cg_err_set(err, CG_EUSAGE, "--from-env: neither CLIENT_CERTIFICATES nor CERTIFICATE_AUTHORITIES is set");
         return cg_err_hint(err, "export them as the platform did, e.g. CLIENT_CERTIFICATES='[{\"pfx\": \"...\", "
                                 "\"password\": \"...\", \"pin_to\": [\"Module.WS1\"]}]'");
@@ -200,8 +241,8 @@ static int import_env(struct cg_cli *cli, const struct cg_cli_args *a, struct cg
     cg_buf_init(&ca_pem, CG_PKI_MAX_INPUT);
     struct import im = {0};
     int rc = 0;
-    if (certs && *certs) rc = cg_mendix_env_parse(cg_slice_str(certs), &m, err);
-    if (rc == 0 && cas && *cas) rc = cg_mendix_authorities_decode(cg_slice_str(cas), &ca_pem, err);
+    if (certs.len) rc = cg_mendix_env_parse(certs, &m, err);
+    if (rc == 0 && cas.len) rc = cg_mendix_authorities_decode(cas, &ca_pem, err);
     size_t n_pins = 0;
     for (size_t i = 0; i < m.n_certs; i++) n_pins += m.certs[i].pin_to.n;
     if (rc == 0) rc = import_alloc(&im, m.n_certs, ca_pem.len ? 1 : 0, n_pins);
@@ -268,12 +309,18 @@ static int run_mendix(struct cg_cli *cli, const struct cg_cli_args *a, struct cg
     return env ? import_env(cli, a, err) : import_local(cli, a, err);
 }
 
+static const char *import_object(const struct cg_cli_args *a)
+{
+    CG_UNUSED(a);
+    return "mendix";
+}
+
 const struct cg_cli_cmd cg_cli_import_cmds[] = {
     {"import", "mendix",
      "[--client-certificates LIST --client-certificate-passwords LIST [--client-certificate-usages JSON] "
      "[--ca-certificates LIST]] | [--from-env] [--replace]",
      "import ClientCertificates/ClientCertificatePasswords/ClientCertificateUsages, or CLIENT_CERTIFICATES and "
      "CERTIFICATE_AUTHORITIES from the environment, in one transaction",
-     0, 0, mendix_opts, run_mendix},
+     0, 0, mendix_opts, run_mendix, "import", import_object},
     {0},
 };

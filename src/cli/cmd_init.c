@@ -46,6 +46,6 @@ static int run_init(struct cg_cli *cli, const struct cg_cli_args *args, struct c
 
 const struct cg_cli_cmd cg_cli_init_cmds[] = {
     {NULL, "init", "", "create the store and the master key (idempotent: existing ones are kept)", 0, 0, NULL,
-     run_init},
+     run_init, NULL, NULL},
     {0},
 };

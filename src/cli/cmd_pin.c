@@ -16,9 +16,9 @@ static int run_set(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_er
     bool none = strcmp(cert, "none") == 0;
     CG_GUARD(cg_store_pin_put(cli->store, cli->env, target, none ? NULL : cert, err));
     if (none)
-        printf("pinned %s -> none (no client certificate is presented)\n", target);
+        cg_cli_say(cli, "pinned %s -> none (no client certificate is presented)\n", target);
     else
-        printf("pinned %s -> %s\n", target, cert);
+        cg_cli_say(cli, "pinned %s -> %s\n", target, cert);
     return 0;
 }
 
@@ -26,8 +26,42 @@ static int run_rm(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_err
 {
     CG_GUARD(cg_cli_store(cli, false, err));
     CG_GUARD(cg_store_pin_delete(cli->store, cli->env, a->pos[0], err));
-    printf("removed pin %s\n", a->pos[0]);
+    cg_cli_say(cli, "removed pin %s\n", a->pos[0]);
     return 0;
+}
+
+static const char *kind_name(const char *target);
+
+/* The JSON object of one pin (docs/cli.md). */
+static json_t *pin_json(const struct cg_store_pin *p)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "target", json_string(p->target));
+    json_object_set_new(o, "cert", cg_json_str_or_null(p->cert_name));
+    json_object_set_new(o, "match", json_string(kind_name(p->target)));
+    return o;
+}
+
+static int run_show(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_err *err)
+{
+    CG_GUARD(cg_cli_store(cli, false, err));
+    struct cg_store_pin_list pins = {0};
+    CG_GUARD(cg_store_pin_list(cli->store, cli->env, &pins, err));
+    const struct cg_store_pin *p = NULL;
+    for (size_t i = 0; i < pins.n && !p; i++)
+        if (!strcmp(pins.items[i].target, a->pos[0])) p = &pins.items[i];
+    int rc = 0;
+    if (!p) {
+        cg_err_set(err, CG_ENOTFOUND, "no pin for '%s' in environment '%s'", a->pos[0], cli->env);
+        rc = cg_err_hint(err, "list the pins with: certgate pin list");
+    } else if (cli->json) {
+        rc = cg_cli_json_out(cli, pin_json(p));
+    } else {
+        printf("target:       %s\ncertificate:  %s\nmatches as:   %s\n", p->target,
+               p->cert_name ? p->cert_name : "none", kind_name(p->target));
+    }
+    cg_store_pin_list_cleanup(&pins);
+    return rc;
 }
 
 static const char *kind_name(const char *target)
@@ -50,14 +84,8 @@ static int run_list(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_e
     int rc = 0;
     if (cli->json) {
         json_t *arr = json_array();
-        for (size_t i = 0; i < pins.n; i++) {
-            json_t *o = json_object();
-            json_object_set_new(o, "target", json_string(pins.items[i].target));
-            json_object_set_new(o, "cert", cg_json_str_or_null(pins.items[i].cert_name));
-            json_object_set_new(o, "match", json_string(kind_name(pins.items[i].target)));
-            json_array_append_new(arr, o);
-        }
-        rc = cg_json_print(arr);
+        for (size_t i = 0; i < pins.n; i++) json_array_append_new(arr, pin_json(&pins.items[i]));
+        rc = cg_cli_json_out(cli, arr);
     } else if (pins.n == 0) {
         printf("no pins in environment '%s' (add one with: certgate pin set TARGET CERT)\n", cli->env);
     } else {
@@ -128,7 +156,7 @@ static int run_resolve(struct cg_cli *cli, const struct cg_cli_args *a, struct c
         json_object_set_new(o, "fingerprint_sha256", cg_json_str_or_null(c ? c->fingerprint : NULL));
         json_object_set_new(o, "matched", json_string(cg_pin_rule_name(m.rule)));
         json_object_set_new(o, "target", cg_json_str_or_null(m.target));
-        rc = cg_json_print(o);
+        rc = cg_cli_json_out(cli, o);
     } else {
         char dest[300];
         snprintf(dest, sizeof(dest), "%.*s:%u%s%s", (int)host.len, (const char *)host.ptr, port ? port : 443,
@@ -151,10 +179,11 @@ static int run_resolve(struct cg_cli *cli, const struct cg_cli_args *a, struct c
 
 const struct cg_cli_cmd cg_cli_pin_cmds[] = {
     {"pin", "set", "TARGET CERT|none",
-     "present CERT (or no certificate) to TARGET: a service name, host, host:port or *.domain", 2, 2, NULL, run_set},
-    {"pin", "list", "[--json]", "list pins", 0, 0, NULL, run_list},
-    {"pin", "rm", "TARGET", "remove a pin", 1, 1, NULL, run_rm},
+     "present CERT (or no certificate) to TARGET: a service name, host, host:port or *.domain", 2, 2, NULL, run_set, "pin", NULL},
+    {"pin", "list", "[--json]", "list pins", 0, 0, NULL, run_list, NULL, NULL},
+    {"pin", "show", "TARGET [--json]", "one pin: its target, certificate and how it matches", 1, 1, NULL, run_show, NULL, NULL},
+    {"pin", "rm", "TARGET", "remove a pin", 1, 1, NULL, run_rm, "pin", NULL},
     {"pin", "resolve", "HOST[:PORT] [--service NAME] [--json]",
-     "which certificate would be presented, and which rule chose it", 1, 1, resolve_opts, run_resolve},
+     "which certificate would be presented, and which rule chose it", 1, 1, resolve_opts, run_resolve, NULL, NULL},
     {0},
 };

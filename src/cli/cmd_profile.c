@@ -211,9 +211,9 @@ static int signers_check(struct cg_cli *cli, const struct cg_store_profile *p, s
     return 0;
 }
 
-static void saved_line(const char *verb, const struct cg_store_profile *p)
+static void saved_line(const struct cg_cli *cli, const char *verb, const struct cg_store_profile *p)
 {
-    printf("%s profile '%s': %zu allowed range%s, %zu denied, %zu client CA%s\n", verb, p->name, p->n_allow_ips,
+    cg_cli_say(cli, "%s profile '%s': %zu allowed range%s, %zu denied, %zu client CA%s\n", verb, p->name, p->n_allow_ips,
            p->n_allow_ips == 1 ? "" : "s", p->n_deny_ips, p->n_cas, p->n_cas == 1 ? "" : "s");
 }
 
@@ -245,7 +245,7 @@ static int run_add(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_er
     if (rc == 0) rc = cg_cli_store(cli, false, err);
     bool replace = cg_cli_flag(a, "replace");
     if (rc == 0) rc = profile_store(cli, &p, replace, false, err);
-    if (rc == 0) saved_line(replace ? "stored" : "added", &p);
+    if (rc == 0) saved_line(cli, replace ? "stored" : "added", &p);
     cg_store_profile_cleanup(&p);
     return rc;
 }
@@ -275,7 +275,7 @@ static int run_set(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_er
     } else {
         cg_store_rollback(cli->store);
     }
-    if (rc == 0) saved_line("changed", &p);
+    if (rc == 0) saved_line(cli, "changed", &p);
     cg_store_profile_cleanup(&p);
     return rc;
 }
@@ -284,7 +284,7 @@ static int run_rm(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_err
 {
     CG_GUARD(cg_cli_store(cli, false, err));
     CG_GUARD(cg_store_profile_delete(cli->store, cli->env, a->pos[0], err));
-    printf("removed profile '%s'\n", a->pos[0]);
+    cg_cli_say(cli, "removed profile '%s'\n", a->pos[0]);
     return 0;
 }
 
@@ -379,7 +379,7 @@ static int run_list(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_e
                  "no profiles in environment '%s' (add one with: certgate profile add NAME --allow-ip CIDR "
                  "--client-ca CA)",
                  cli->env);
-        rc = cg_list_print(cli->json, &arr, &t, empty);
+        rc = cg_list_print(cli, &arr, &t, empty);
     }
     json_decref(arr);
     cg_table_cleanup(&t);
@@ -442,7 +442,7 @@ static int run_show(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_e
     struct cg_store_rule_list rules = {0};
     CG_GUARD(cg_store_profile_get(cli->store, cli->env, a->pos[0], &p, err));
     int rc = cg_store_rule_list(cli->store, cli->env, NULL, &rules, err);
-    if (rc == 0 && cli->json) rc = cg_json_print(view_json(&p, &rules));
+    if (rc == 0 && cli->json) rc = cg_cli_json_out(cli, view_json(&p, &rules));
     else if (rc == 0) print_profile(cli, &p, &rules);
     cg_store_rule_list_cleanup(&rules);
     cg_store_profile_cleanup(&p);
@@ -453,15 +453,15 @@ const struct cg_cli_cmd cg_cli_profile_cmds[] = {
     {"profile", "add", "NAME [--allow-ip CIDR]... [--deny-ip CIDR]... [--client-ca CA[@FINGERPRINT,...]]... [--replace]",
      "add an access profile: a request passes when its address is not denied and it comes from an allowed range or "
      "presents a certificate from one of the client CAs (@: only those certificates of the bundle as signers)",
-     1, 1, add_opts, run_add},
+     1, 1, add_opts, run_add, "profile", NULL},
     {"profile", "set",
      "NAME [--allow-ip CIDR]... [--no-allow-ip] [--deny-ip CIDR]... [--no-deny-ip] [--client-ca CA[@FP,...]]... "
      "[--no-client-ca]",
-     "change a profile; a list given replaces the stored one, --no-* empties it", 1, 1, set_opts, run_set},
+     "change a profile; a list given replaces the stored one, --no-* empties it", 1, 1, set_opts, run_set, "profile", NULL},
     {"profile", "list", "[--json]", "list profiles: ranges, client CAs, the number of rules that name each", 0, 0, NULL,
-     run_list},
+     run_list, NULL, NULL},
     {"profile", "show", "NAME [--json]", "one profile with its selected signers and the rules that name it", 1, 1, NULL,
-     run_show},
-    {"profile", "rm", "NAME", "remove a profile (refused while rules name it)", 1, 1, NULL, run_rm},
+     run_show, NULL, NULL},
+    {"profile", "rm", "NAME", "remove a profile (refused while rules name it)", 1, 1, NULL, run_rm, "profile", NULL},
     {0},
 };

@@ -268,19 +268,19 @@ static int no_ca_check(struct cg_cli *cli, const struct cg_store_site *s, bool *
     return rc;
 }
 
-static void no_ca_warn(const struct cg_store_site *s)
+static void no_ca_warn(const struct cg_cli *cli, const struct cg_store_site *s)
 {
-    fprintf(stderr,
-            "warning: site '%s' %s, but no client CA is given (the site's --client-ca, or the --client-ca of a "
+    cg_cli_warn(cli,
+            "site '%s' %s, but no client CA is given (the site's --client-ca, or the --client-ca of a "
             "profile its rules name): no client certificate can pass until one is\n",
             s->name, s->mtls_domain.host && s->mtls == CG_STORE_MTLS_OFF ? "has an mTLS domain"
                      : s->mtls == CG_STORE_MTLS_REQUIRED                 ? "requires client certificates"
                                                                           : "asks for client certificates");
 }
 
-static void saved_line(const char *verb, const struct cg_store_site *s)
+static void saved_line(const struct cg_cli *cli, const char *verb, const struct cg_store_site *s)
 {
-    printf("%s site '%s' -> %s (mtls %s, %zu domain%s%s%s)\n", verb, s->name, s->backend, mtls_name(s->mtls),
+    cg_cli_say(cli, "%s site '%s' -> %s (mtls %s, %zu domain%s%s%s)\n", verb, s->name, s->backend, mtls_name(s->mtls),
            s->n_domains, s->n_domains == 1 ? "" : "s", s->mtls_domain.host ? ", mTLS domain " : "",
            s->mtls_domain.host ? s->mtls_domain.host : "");
 }
@@ -294,7 +294,7 @@ static int site_store(struct cg_cli *cli, const struct cg_store_site *s, bool re
     if (rc == 0) rc = no_ca_check(cli, s, &warn, err);
     if (rc == 0) rc = cg_store_commit(cli->store, err);
     else cg_store_rollback(cli->store);
-    if (rc == 0 && warn) no_ca_warn(s);
+    if (rc == 0 && warn) no_ca_warn(cli, s);
     return rc;
 }
 
@@ -320,7 +320,7 @@ static int run_add(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_er
     if (rc == 0) rc = cg_store_begin(cli->store, err);
     bool replace = cg_cli_flag(a, "replace");
     if (rc == 0) rc = site_store(cli, &s, replace, err);
-    if (rc == 0) saved_line(replace ? "stored" : "added", &s);
+    if (rc == 0) saved_line(cli, replace ? "stored" : "added", &s);
     cg_store_site_cleanup(&s);
     return rc;
 }
@@ -347,7 +347,7 @@ static int run_set(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_er
     if (rc == 0) rc = apply_opts(a, &s, err);
     if (rc == 0) rc = site_store(cli, &s, true, err);
     else cg_store_rollback(cli->store);
-    if (rc == 0) saved_line("changed", &s);
+    if (rc == 0) saved_line(cli, "changed", &s);
     cg_store_site_cleanup(&s);
     return rc;
 }
@@ -356,7 +356,7 @@ static int run_rm(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_err
 {
     CG_GUARD(cg_cli_store(cli, false, err));
     CG_GUARD(cg_store_site_delete(cli->store, cli->env, a->pos[0], err));
-    printf("removed site '%s' (and its rules)\n", a->pos[0]);
+    cg_cli_say(cli, "removed site '%s' (and its rules)\n", a->pos[0]);
     return 0;
 }
 
@@ -372,7 +372,7 @@ static int run_rule(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_e
     CG_GUARD(cg_cli_store(cli, false, err));
     if (rm) {
         CG_GUARD(cg_store_rule_delete(cli->store, cli->env, site, path, err));
-        printf("removed rule %s of site '%s'\n", path, site);
+        cg_cli_say(cli, "removed rule %s of site '%s'\n", path, site);
         return 0;
     }
     struct cg_store_rule r = {(char *)site, (char *)path, (char *)a->pos[2]};
@@ -384,10 +384,16 @@ static int run_rule(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_e
     if (rc == 0) rc = no_ca_check(cli, &s, &warn, err);
     if (rc == 0) rc = cg_store_commit(cli->store, err);
     else cg_store_rollback(cli->store);
-    if (rc == 0) printf("site '%s': %s -> %s\n", site, path, r.profile);
-    if (rc == 0 && warn) no_ca_warn(&s);
+    if (rc == 0) cg_cli_say(cli, "site '%s': %s -> %s\n", site, path, r.profile);
+    if (rc == 0 && warn) no_ca_warn(cli, &s);
     cg_store_site_cleanup(&s);
     return rc;
+}
+
+/* The site a `site rule` command changes (the audit trail records the whole site). */
+static const char *rule_site(const struct cg_cli_args *a)
+{
+    return !strcmp(a->pos[0], "rm") && a->pos[1][0] != '/' ? a->pos[1] : a->pos[0];
 }
 
 /* ---- list and show ------------------------------------------------------------------------ */
@@ -477,7 +483,7 @@ static int run_list(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_e
                  "no sites in environment '%s' (add one with: certgate site add NAME --backend http://HOST:PORT "
                  "--domain HOST)",
                  cli->env);
-        rc = cg_list_print(cli->json, &arr, &t, empty);
+        rc = cg_list_print(cli, &arr, &t, empty);
     }
     json_decref(arr);
     cg_table_cleanup(&t);
@@ -520,7 +526,7 @@ static int run_show(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_e
     struct cg_store_rule_list rules = {0};
     CG_GUARD(cg_store_site_get(cli->store, cli->env, a->pos[0], &s, err));
     int rc = cg_store_rule_list(cli->store, cli->env, s.name, &rules, err);
-    if (rc == 0 && cli->json) rc = cg_json_print(view_json(&s, &rules));
+    if (rc == 0 && cli->json) rc = cg_cli_json_out(cli, view_json(&s, &rules));
     else if (rc == 0) print_site(&s, &rules);
     cg_store_rule_list_cleanup(&rules);
     cg_store_site_cleanup(&s);
@@ -533,18 +539,18 @@ const struct cg_cli_cmd cg_cli_site_cmds[] = {
      "[--mtls off|optional|required] [--client-ca CA]... [--replace]",
      "add an ingress site: the domains it answers on (each with its server certificate, or the one whose SANs cover "
      "the host), its mTLS mode (default off) and the CA bundles client certificates must chain to",
-     1, 1, add_opts, run_add},
+     1, 1, add_opts, run_add, "site", NULL},
     {"site", "set",
      "NAME [--backend URL] [--domain HOST[=CERT]]... [--mtls-domain HOST[=CERT] | --no-mtls-domain] "
      "[--mtls MODE] [--client-ca CA]... [--no-client-ca]",
      "change a site; what is not given is kept (--domain and --client-ca replace the whole list)", 1, 1, set_opts,
-     run_set},
+     run_set, "site", NULL},
     {"site", "list", "[--json]", "list sites: backend, mTLS mode, domains, client CAs, number of rules", 0, 0, NULL,
-     run_list},
-    {"site", "show", "NAME [--json]", "every setting of one site and its path rules", 1, 1, NULL, run_show},
-    {"site", "rm", "NAME", "remove a site and its rules", 1, 1, NULL, run_rm},
+     run_list, NULL, NULL},
+    {"site", "show", "NAME [--json]", "every setting of one site and its path rules", 1, 1, NULL, run_show, NULL, NULL},
+    {"site", "rm", "NAME", "remove a site and its rules", 1, 1, NULL, run_rm, "site", NULL},
     {"site", "rule", "SITE PATH PROFILE|allow-all|deny-all  |  rm SITE PATH",
      "set the profile of a path prefix (the longest matching prefix wins; / covers the whole site), or remove it", 3,
-     3, NULL, run_rule},
+     3, NULL, run_rule, "site", rule_site},
     {0},
 };

@@ -109,11 +109,11 @@ static void trust_text(const struct cg_store_upstream *u, char *out, size_t n)
     }
 }
 
-static void saved_line(const char *verb, const struct cg_store_upstream *u)
+static void saved_line(const struct cg_cli *cli, const char *verb, const struct cg_store_upstream *u)
 {
     char trust[512];
     trust_text(u, trust, sizeof(trust));
-    printf("%s upstream '%s' -> %s (trust: %s%s%s%s)\n", verb, u->name, u->url, trust,
+    cg_cli_say(cli, "%s upstream '%s' -> %s (trust: %s%s%s%s)\n", verb, u->name, u->url, trust,
            u->server_name ? ", server name " : "", u->server_name ? u->server_name : "",
            u->spki_sha256 ? ", SPKI pinned" : "");
 }
@@ -135,7 +135,7 @@ static int run_add(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_er
     if (rc == 0) rc = cg_cli_store(cli, false, err);
     bool replace = cg_cli_flag(a, "replace");
     if (rc == 0) rc = cg_store_upstream_put(cli->store, cli->env, &u, replace, err);
-    if (rc == 0) saved_line(replace ? "stored" : "added", &u);
+    if (rc == 0) saved_line(cli, replace ? "stored" : "added", &u);
     cg_store_upstream_cleanup(&u);
     return rc;
 }
@@ -164,7 +164,7 @@ static int run_set(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_er
     if (rc == 0) rc = cg_store_upstream_put(cli->store, cli->env, &u, true, err);
     if (rc == 0) rc = cg_store_commit(cli->store, err);
     else cg_store_rollback(cli->store);
-    if (rc == 0) saved_line("changed", &u);
+    if (rc == 0) saved_line(cli, "changed", &u);
     cg_store_upstream_cleanup(&u);
     return rc;
 }
@@ -173,7 +173,7 @@ static int run_rm(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_err
 {
     CG_GUARD(cg_cli_store(cli, false, err));
     CG_GUARD(cg_store_upstream_delete(cli->store, cli->env, a->pos[0], err));
-    printf("removed upstream '%s'\n", a->pos[0]);
+    cg_cli_say(cli, "removed upstream '%s'\n", a->pos[0]);
     return 0;
 }
 
@@ -248,7 +248,7 @@ static int run_list(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_e
         char empty[200];
         snprintf(empty, sizeof(empty),
                  "no upstreams in environment '%s' (add one with: certgate upstream add NAME https://HOST)", cli->env);
-        rc = cg_list_print(cli->json, &arr, &t, empty);
+        rc = cg_list_print(cli, &arr, &t, empty);
     }
     json_decref(arr);
     cg_table_cleanup(&t);
@@ -264,7 +264,7 @@ static int run_show(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_e
     struct cg_upstream_url url;
     int rc = view_load(&u, &url, err);
     if (rc == 0 && cli->json) {
-        rc = cg_json_print(view_json(&u, &url));
+        rc = cg_cli_json_out(cli, view_json(&u, &url));
     } else if (rc == 0) {
         char ct[24], to[24];
         ms_text(u.connect_timeout_ms, ct, sizeof(ct));
@@ -296,15 +296,15 @@ const struct cg_cli_cmd cg_cli_upstream_cmds[] = {
      "[--replace]",
      "add a named egress destination https://host[:port][/base]; --ca (repeatable) trusts only those CA bundles "
      "instead of the system roots and every CA of the environment",
-     2, 2, add_opts, run_add},
+     2, 2, add_opts, run_add, "upstream", NULL},
     {"upstream", "set",
      "NAME [--url URL] [--ca CA]... [--no-ca] [--server-name NAME | --no-server-name] "
      "[--spki-sha256 B64 | --no-spki] [--connect-timeout MS] [--timeout MS]",
-     "change an upstream; what is not given is kept (--ca replaces the whole CA list)", 1, 1, set_opts, run_set},
+     "change an upstream; what is not given is kept (--ca replaces the whole CA list)", 1, 1, set_opts, run_set, "upstream", NULL},
     {"upstream", "list", "[--json]", "list upstreams: URL, trust, server name, SPKI pin, timeouts", 0, 0, NULL,
-     run_list},
+     run_list, NULL, NULL},
     {"upstream", "show", "NAME [--json]", "every setting of one upstream, with its URL taken apart", 1, 1, NULL,
-     run_show},
-    {"upstream", "rm", "NAME", "remove an upstream", 1, 1, NULL, run_rm},
+     run_show, NULL, NULL},
+    {"upstream", "rm", "NAME", "remove an upstream", 1, 1, NULL, run_rm, "upstream", NULL},
     {0},
 };

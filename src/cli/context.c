@@ -110,6 +110,8 @@ void cg_cli_cleanup(struct cg_cli *cli)
     cg_free(cli->master_key_path);
     cli->env = cli->store_url = cli->master_key_path = NULL;
     cg_wipe(cli->master, sizeof(cli->master));
+    json_decref(cli->out);
+    cli->out = NULL;
     if (cli->config) cg_config_cleanup(cli->config);
     cg_free(cli->config);
     cli->config = NULL;
@@ -120,8 +122,9 @@ int cg_cli_snapshot(struct cg_cli *cli, struct cg_snapshot **out, struct cg_err 
 {
     *out = NULL;
     CG_GUARD(cg_cli_store(cli, false, err));
+    enum cg_log_level level = cg_log_get_level(); /* the CLI's, or the daemon's (admin API) */
     cg_log_set_level(CG_LOG_ERROR);
     int rc = cg_snapshot_load(cli->store, cli->env, NULL, out, err);
-    cg_log_set_level(CG_LOG_WARN); /* the CLI's level (cli.c) */
+    cg_log_set_level(level);
     return rc;
 }

@@ -23,11 +23,11 @@ CG_RESULT cg_table_row(struct cg_table *t, const char *const *cells);
 void cg_table_print(const struct cg_table *t); /* to stdout, columns padded, last not */
 void cg_table_cleanup(struct cg_table *t);
 
-/* Prints a JSON value on stdout (indented, keys in insertion order) and decrefs it. */
-CG_RESULT cg_json_print(json_t *v);
-/* Prints a listing: the JSON array with --json (taking it: *arr becomes NULL), else the table,
- * or the line `empty` when there are no rows. */
-CG_RESULT cg_list_print(bool json, json_t **arr, const struct cg_table *t, const char *empty);
+struct cg_cli;
+/* Prints a listing: the JSON array with --json (taking it: *arr becomes NULL; through
+ * cg_cli_json_out, so the admin API gets it), else the table, or the line `empty` when there are
+ * no rows. */
+CG_RESULT cg_list_print(struct cg_cli *cli, json_t **arr, const struct cg_table *t, const char *empty);
 /* json_string that tolerates NULL (-> null). */
 json_t *cg_json_str_or_null(const char *s);
 

@@ -17,6 +17,11 @@ bool cg_cli_interactive(void) { return isatty(STDIN_FILENO) && isatty(STDERR_FIL
 int cg_cli_password(const struct cg_cli_args *a, char **out, struct cg_err *err)
 {
     *out = NULL;
+    if (a->password) { /* given with the request (admin API) */
+        *out = cg_strdup(a->password);
+        CG_ENSURE(*out, CG_ENOMEM);
+        return 0;
+    }
     const char *var = cg_cli_opt(a, "password-env");
     const char *file = cg_cli_opt(a, "password-file");
     if (var && file) {

@@ -7,6 +7,7 @@
 
 #include "config/site.h"
 #include "config/snapshot.h"
+#include "core/str.h"
 
 /* ---- path normalisation ---- */
 
@@ -16,36 +17,16 @@ static int refuse(const char **why, const char *msg, int code)
     return code;
 }
 
-static int hex_digit(uint8_t c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 /* Pass 1: every %XX decoded (RFC 3986 section 2.1), so that /%61dmin and /admin are one path
  * to the rules, whatever the backend later makes of them. */
 static int percent_decode(struct cg_slice in, char *out, size_t cap, size_t *len, const char **why)
 {
-    size_t w = 0;
-    for (size_t i = 0; i < in.len; i++) {
-        uint8_t c = in.ptr[i];
-        if (c == '%') {
-            int hi = i + 2 < in.len ? hex_digit(in.ptr[i + 1]) : -1;
-            int lo = hi >= 0 ? hex_digit(in.ptr[i + 2]) : -1;
-            if (lo < 0)
-                return refuse(why, "bad percent-encoding in the path ('%' must be followed by two hex digits)",
-                              CG_EINVAL);
-            c = (uint8_t)(hi << 4 | lo);
-            i += 2;
-        }
-        if (c == '\0') return refuse(why, "the path holds a NUL byte", CG_EINVAL);
-        if (w + 1 >= cap) return refuse(why, "the path is too long", CG_ELIMIT);
-        out[w++] = (char)c;
-    }
-    *len = w;
-    return 0;
+    int rc = cg_pct_decode(in, false, out, cap, len);
+    if (rc == CG_EPROTO)
+        return refuse(why, "bad percent-encoding in the path ('%' must be followed by two hex digits)", CG_EINVAL);
+    if (rc == CG_EINVAL) return refuse(why, "the path holds a NUL byte", CG_EINVAL);
+    if (rc == CG_ELIMIT) return refuse(why, "the path is too long", CG_ELIMIT);
+    return rc;
 }
 
 /* A segment's name without its ";parameters": "..;x" is ".." to Tomcat and Spring, and

@@ -41,6 +41,7 @@ void cg_config_init(struct cg_config *c)
     c->limit_headers = 100;
     c->limit_connections = 10000;
     c->reload_ms = 250;
+    c->admin_max_upload_bytes = 1024 * 1024;
 }
 
 void cg_config_cleanup(struct cg_config *c)
@@ -48,6 +49,8 @@ void cg_config_cleanup(struct cg_config *c)
     if (!c) return;
     cg_free(c->egress_default_upstream);
     c->egress_default_upstream = NULL;
+    cg_free(c->admin_tls);
+    cg_free(c->admin_client_ca);
     cg_free(c->environment);
     cg_free(c->store_url);
     cg_free(c->master_key);
@@ -471,6 +474,7 @@ UINT_KEY(key_limit_headers, limit_headers, 8, 128)
 UINT_KEY(key_limit_body, limit_body_bytes, 0, 4294967295u)
 UINT_KEY(key_limit_connections, limit_connections, 1, 1000000)
 UINT_KEY(key_reload, reload_ms, 50, 60000)
+UINT_KEY(key_admin_upload, admin_max_upload_bytes, 1024, 64u * 1024 * 1024)
 
 static int key_egress_connect(struct parser *p, const char *path, yaml_event_t *v)
 {
@@ -480,6 +484,16 @@ static int key_egress_connect(struct parser *p, const char *path, yaml_event_t *
 static int key_egress_default(struct parser *p, const char *path, yaml_event_t *v)
 {
     return set_string(p, path, v, &p->cfg->egress_default_upstream);
+}
+
+static int key_admin_tls(struct parser *p, const char *path, yaml_event_t *v)
+{
+    return set_string(p, path, v, &p->cfg->admin_tls);
+}
+
+static int key_admin_client_ca(struct parser *p, const char *path, yaml_event_t *v)
+{
+    return set_string(p, path, v, &p->cfg->admin_client_ca);
 }
 
 /* Which listen list already holds addr, or NULL. */
@@ -599,6 +613,15 @@ static const struct key limit_keys[] = {
     {"max_body_bytes", key_limit_body},
     {"max_connections", key_limit_connections},
 };
+static const struct key admin_keys[] = {
+    {"tls", key_admin_tls},
+    {"client_ca", key_admin_client_ca},
+    {"max_upload_bytes", key_admin_upload},
+};
+static int key_admin(struct parser *p, const char *path, yaml_event_t *v)
+{
+    return want_mapping(p, path, v, admin_keys, CG_ARRAY_LEN(admin_keys));
+}
 static int key_egress(struct parser *p, const char *path, yaml_event_t *v)
 {
     return want_mapping(p, path, v, egress_keys, CG_ARRAY_LEN(egress_keys));
@@ -629,6 +652,7 @@ static const struct key top_keys[] = {
     {"workers", key_workers},
     {"log", key_log},
     {"egress", key_egress},
+    {"admin", key_admin},
     {"timeouts", key_timeouts},
     {"limits", key_limits},
     {"reload_ms", key_reload},

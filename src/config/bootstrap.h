@@ -29,6 +29,11 @@
  *     max_body_bytes: 0                # request bodies; larger ones get 413 (0: no limit)
  *     max_connections: 10000           # per worker; more are closed at once
  *   reload_ms: 250
+ *   admin:
+ *     tls: admin-cert                  # a server certificate of the store: HTTPS (default: plain HTTP)
+ *     client_ca: ops-ca                # ask for client certificates from this CA bundle; one that
+ *                                      # verifies signs in as admin (actor "cert:<subject CN>")
+ *     max_upload_bytes: 1048576        # bodies of API requests; larger ones get 413
  *
  * Unknown keys, wrong types and bad values are refused with a message naming the file, the line
  * and the key: "certgate.yaml:7: unknown key 'lisen' in 'listen'..." (hint lists the known keys). */
@@ -73,6 +78,10 @@ struct cg_config {
     uint32_t limit_body_bytes;          /* limits.max_body_bytes: 0 = no limit (0) */
     uint32_t limit_connections;         /* limits.max_connections: per worker (10000) */
     uint32_t reload_ms;                 /* reload_ms: how often the store's revision is polled (250) */
+    char *admin_tls;                    /* admin.tls: a server certificate: the admin listener is HTTPS */
+    char *admin_client_ca;              /* admin.client_ca: a CA bundle: HTTPS asks for client certificates,
+                                         * and a verified one signs in as admin */
+    uint32_t admin_max_upload_bytes;    /* admin.max_upload_bytes: request bodies (1 MiB) */
 };
 
 void cg_config_init(struct cg_config *c);

@@ -747,7 +747,10 @@ static int rows_read(struct cg_store *store, const char *env, uint64_t *revision
     if (rc == 0) rc = cg_store_profile_list(store, env, &r->profiles, err);
     if (rc == 0) rc = cg_store_site_list(store, env, &r->sites, err);
     if (rc == 0) rc = cg_store_rule_list(store, env, NULL, &r->rules, err);
-    cg_store_rollback(store); /* read only: nothing to commit */
+    /* Read only, yet a commit when it worked: inside a caller's transaction a rollback would
+     * doom the caller's changes (store.h: transactions nest). */
+    if (rc == 0) rc = cg_store_commit(store, err);
+    else cg_store_rollback(store);
     return rc;
 }
 

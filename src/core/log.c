@@ -10,6 +10,7 @@
 static enum cg_log_level g_level = CG_LOG_INFO;
 
 void cg_log_set_level(enum cg_log_level level) { g_level = level; }
+enum cg_log_level cg_log_get_level(void) { return g_level; }
 
 int cg_log_level_parse(const char *s, enum cg_log_level *out)
 {

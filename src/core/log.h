@@ -11,6 +11,7 @@
 enum cg_log_level { CG_LOG_DEBUG, CG_LOG_INFO, CG_LOG_WARN, CG_LOG_ERROR };
 
 void cg_log_set_level(enum cg_log_level level);
+enum cg_log_level cg_log_get_level(void);
 /* Parses "debug", "info", "warn", "error". */
 CG_RESULT cg_log_level_parse(const char *s, enum cg_log_level *out);
 void cg_log(enum cg_log_level level, const char *fmt, ...) CG_PRINTF(2, 3);

@@ -64,3 +64,40 @@ bool cg_str_ends_with(const char *s, const char *suffix)
     size_t a = strlen(s), b = strlen(suffix);
     return a >= b && memcmp(s + a - b, suffix, b) == 0;
 }
+
+static int hex_digit(uint8_t c)
+{
+    if ((uint8_t)(c - '0') < 10u) return c - '0';
+    c |= 0x20;
+    if ((uint8_t)(c - 'a') < 6u) return c - 'a' + 10;
+    return -1;
+}
+
+int cg_pct_decode(struct cg_slice in, bool form, char *out, size_t cap, size_t *len)
+{
+    size_t w = 0;
+    if (len) *len = 0;
+    CG_ENSURE(cap > 0, CG_ELIMIT);
+    out[0] = '\0';
+    for (size_t i = 0; i < in.len; i++) {
+        uint8_t c = in.ptr[i];
+        if (c == '%') {
+            int hi = i + 2 < in.len ? hex_digit(in.ptr[i + 1]) : -1;
+            int lo = hi >= 0 ? hex_digit(in.ptr[i + 2]) : -1;
+            CG_ENSURE(lo >= 0, CG_EPROTO);
+            c = (uint8_t)(hi << 4 | lo);
+            i += 2;
+        } else if (c == '+' && form) {
+            c = ' ';
+        }
+        CG_ENSURE(c != '\0', CG_EINVAL);
+        if (w + 1 >= cap) {
+            out[0] = '\0';
+            return CG_ELIMIT;
+        }
+        out[w++] = (char)c;
+    }
+    out[w] = '\0';
+    if (len) *len = w;
+    return 0;
+}

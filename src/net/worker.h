@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "net/dial.h"
+#include "net/metrics.h"
 #include "net/tls.h"
 
 /* What every worker reads: the current runtime. */
@@ -64,6 +65,7 @@ struct cg_worker {
     size_t active;
     size_t max_sessions;    /* accepted connections beyond this are closed at once */
     uint64_t refused;       /* connections closed for that, for the log */
+    struct cg_metrics metrics; /* this worker's traffic counters (written by its thread only) */
     uint64_t refused_logged_ms;
 };
 

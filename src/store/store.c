@@ -223,3 +223,40 @@ void cg_store_rule_list_cleanup(struct cg_store_rule_list *l)
     l->items = NULL;
     l->n = 0;
 }
+
+void cg_store_token_cleanup(struct cg_store_token *t)
+{
+    if (!t) return;
+    cg_free(t->name);
+    cg_free(t->role);
+    memset(t, 0, sizeof(*t));
+}
+
+void cg_store_token_list_cleanup(struct cg_store_token_list *l)
+{
+    if (!l) return;
+    for (size_t i = 0; i < l->n; i++) cg_store_token_cleanup(&l->items[i]);
+    cg_free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+void cg_store_audit_cleanup(struct cg_store_audit *a)
+{
+    if (!a) return;
+    cg_free(a->actor);
+    cg_free(a->action);
+    cg_free(a->object);
+    cg_free(a->before_json);
+    cg_free(a->after_json);
+    memset(a, 0, sizeof(*a));
+}
+
+void cg_store_audit_list_cleanup(struct cg_store_audit_list *l)
+{
+    if (!l) return;
+    for (size_t i = 0; i < l->n; i++) cg_store_audit_cleanup(&l->items[i]);
+    cg_free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}

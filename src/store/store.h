@@ -141,6 +141,48 @@ struct cg_store_rule_list {
 };
 void cg_store_rule_list_cleanup(struct cg_store_rule_list *l);
 
+/* ---- admin objects (issue 5): API tokens and the audit trail ----
+ * Neither is part of the configuration a daemon loads: changing them does not bump the revision. */
+
+/* An admin API token. The secret itself is never stored: only its SHA-256. */
+struct cg_store_token {
+    char *name;
+    char *role;           /* "viewer", "operator" or "admin" (checked by the writer) */
+    char hash[65];        /* lowercase hex SHA-256 of the secret the holder sends */
+    int64_t created_at;   /* unix seconds, set by the store */
+    int64_t expires_at;   /* unix seconds; 0 = never */
+    int64_t last_used_at; /* unix seconds; 0 = never used */
+};
+void cg_store_token_cleanup(struct cg_store_token *t);
+struct cg_store_token_list {
+    struct cg_store_token *items;
+    size_t n;
+};
+void cg_store_token_list_cleanup(struct cg_store_token_list *l);
+
+/* Caps on an audit record (CG_ELIMIT above them): actor, action and object name things, they
+ * do not hold them; before and after hold whole objects. */
+#define CG_STORE_AUDIT_TEXT_MAX 512
+#define CG_STORE_AUDIT_JSON_MAX (1024 * 1024)
+#define CG_STORE_AUDIT_LIST_MAX 1000 /* records one audit_list returns at most */
+
+/* One change made through the CLI or the API. */
+struct cg_store_audit {
+    int64_t id;           /* set by the store: grows with every record of the store */
+    int64_t at_ms;        /* unix milliseconds, set by the caller */
+    char *actor;          /* the token's name, or "cli:<unix user>" */
+    char *action;         /* the command: "site set", "cert add", "pin rm" ... */
+    char *object;         /* "site/web", "pin/api.partner.example", "import/mendix" */
+    char *before_json;    /* the object before (its `show --json`), "null" when it did not exist */
+    char *after_json;     /* the object after, "null" when deleted */
+};
+void cg_store_audit_cleanup(struct cg_store_audit *a);
+struct cg_store_audit_list {
+    struct cg_store_audit *items;
+    size_t n;
+};
+void cg_store_audit_list_cleanup(struct cg_store_audit_list *l);
+
 struct cg_store_ops {
     const char *scheme; /* "sqlite" */
     /* create: make the store (and its schema) when missing; otherwise a missing store is
@@ -151,7 +193,10 @@ struct cg_store_ops {
      * CG_EUSAGE when the backend has no such place (postgres: --master-key is required). */
     int (*default_master_key)(const char *url, char *out, size_t n, struct cg_err *err);
 
-    /* Transactions: everything between begin and commit is applied at once or not at all. */
+    /* Transactions: everything between begin and commit is applied at once or not at all. They
+     * nest: a begin inside an open transaction only counts a level, and its commit only
+     * uncounts it; a rollback inside one dooms the whole (the outermost commit then rolls
+     * everything back and fails with CG_ESTORE "... nothing was saved"). */
     int (*begin)(struct cg_store *s, struct cg_err *err);
     int (*commit)(struct cg_store *s, struct cg_err *err);
     void (*rollback)(struct cg_store *s);
@@ -223,6 +268,25 @@ struct cg_store_ops {
                        struct cg_err *err);
     int (*rule_list)(struct cg_store *s, const char *env, const char *site, struct cg_store_rule_list *out,
                      struct cg_err *err);
+
+    /* Tokens: put inserts (CG_EEXISTS for a name in use); find looks a token up by the hash of
+     * its secret (CG_ENOTFOUND; expiry is the caller's to check); touch records a use (no
+     * revision bump, no audit). Lists ordered by name. */
+    int (*token_put)(struct cg_store *s, const char *env, const struct cg_store_token *t, struct cg_err *err);
+    int (*token_find)(struct cg_store *s, const char *env, const char *hash, struct cg_store_token *out,
+                      struct cg_err *err);
+    int (*token_get)(struct cg_store *s, const char *env, const char *name, struct cg_store_token *out,
+                     struct cg_err *err);
+    int (*token_list)(struct cg_store *s, const char *env, struct cg_store_token_list *out, struct cg_err *err);
+    int (*token_delete)(struct cg_store *s, const char *env, const char *name, struct cg_err *err);
+    int (*token_touch)(struct cg_store *s, const char *env, const char *name, int64_t at, struct cg_err *err);
+
+    /* Audit: append one record (a->id is ignored and assigned; before/after must be JSON, NULL
+     * stands for "null"; CG_EINVAL / CG_ELIMIT); list the newest first, at most limit records
+     * (capped at CG_STORE_AUDIT_LIST_MAX) with id < before_id (before_id 0: from the newest). */
+    int (*audit_put)(struct cg_store *s, const char *env, const struct cg_store_audit *a, struct cg_err *err);
+    int (*audit_list)(struct cg_store *s, const char *env, int64_t before_id, size_t limit,
+                      struct cg_store_audit_list *out, struct cg_err *err);
 };
 
 /* Every store object starts with this. */
@@ -311,5 +375,29 @@ static inline CG_RESULT cg_store_rule_delete(struct cg_store *s, const char *env
 static inline CG_RESULT cg_store_rule_list(struct cg_store *s, const char *env, const char *site,
                                            struct cg_store_rule_list *o, struct cg_err *e)
 { return s->ops->rule_list(s, env, site, o, e); }
+
+static inline CG_RESULT cg_store_token_put(struct cg_store *s, const char *env, const struct cg_store_token *t,
+                                           struct cg_err *e)
+{ return s->ops->token_put(s, env, t, e); }
+static inline CG_RESULT cg_store_token_find(struct cg_store *s, const char *env, const char *hash,
+                                            struct cg_store_token *o, struct cg_err *e)
+{ return s->ops->token_find(s, env, hash, o, e); }
+static inline CG_RESULT cg_store_token_get(struct cg_store *s, const char *env, const char *name,
+                                           struct cg_store_token *o, struct cg_err *e)
+{ return s->ops->token_get(s, env, name, o, e); }
+static inline CG_RESULT cg_store_token_list(struct cg_store *s, const char *env, struct cg_store_token_list *o,
+                                            struct cg_err *e)
+{ return s->ops->token_list(s, env, o, e); }
+static inline CG_RESULT cg_store_token_delete(struct cg_store *s, const char *env, const char *name, struct cg_err *e)
+{ return s->ops->token_delete(s, env, name, e); }
+static inline CG_RESULT cg_store_token_touch(struct cg_store *s, const char *env, const char *name, int64_t at,
+                                             struct cg_err *e)
+{ return s->ops->token_touch(s, env, name, at, e); }
+static inline CG_RESULT cg_store_audit_put(struct cg_store *s, const char *env, const struct cg_store_audit *a,
+                                           struct cg_err *e)
+{ return s->ops->audit_put(s, env, a, e); }
+static inline CG_RESULT cg_store_audit_list(struct cg_store *s, const char *env, int64_t before_id, size_t limit,
+                                            struct cg_store_audit_list *o, struct cg_err *e)
+{ return s->ops->audit_list(s, env, before_id, limit, o, e); }
 
 #endif

@@ -549,15 +549,18 @@ def yaml_scalar(v):
     return json.dumps(str(v))
 
 
-def config_text(store_url, master_key, listen, access_log, extra=None, env_name="production", ingress=None):
+def config_text(store_url, master_key, listen, access_log, extra=None, env_name="production", ingress=None,
+                admin=None):
     """A bootstrap file. extra is a dict: top-level scalars, or dicts for sections. listen: the
-    egress address (None: no egress); ingress: the ingress address, or None."""
+    egress address (None: no egress); ingress, admin: the ingress or admin address, or None."""
     lines = ["environment: %s" % env_name, "store: %s" % yaml_scalar(store_url),
              "master_key: %s" % yaml_scalar(master_key), "listen:"]
     if listen:
         lines.append("  egress: %s" % listen)
     if ingress:
         lines.append("  ingress: %s" % ingress)
+    if admin:
+        lines.append("  admin: %s" % admin)
     extra = dict(extra or {})
     log = {"level": "info", "access": str(access_log)}
     log.update(extra.pop("log", {}))
@@ -671,7 +674,8 @@ def send(c, method, target, body=None, headers=None):
 
 def start_daemon(cg, tmp_path, extra=None, env=None, workers=1, name="cg", listener="egress"):
     """Starts `certgate serve` with one listener on a free port: the egress (plain, d.url
-    http://...) or the ingress (TLS, d.url https://...); waits until it listens."""
+    http://...), the ingress (TLS, d.url https://...) or the admin listener (d.url http://...,
+    or https://... when extra has admin.tls); waits until it listens."""
     access = tmp_path / ("%s-access.log" % name)
     stderr_path = tmp_path / ("%s-stderr.log" % name)
     for attempt in range(3):
@@ -682,10 +686,12 @@ def start_daemon(cg, tmp_path, extra=None, env=None, workers=1, name="cg", liste
         addr = "127.0.0.1:%d" % port
         if listener == "ingress":
             cfg.write_text(config_text(cg.store_url, cg.key, None, access, e, ingress=addr))
+        elif listener == "admin":
+            cfg.write_text(config_text(cg.store_url, cg.key, None, access, e, admin=addr))
         else:
             cfg.write_text(config_text(cg.store_url, cg.key, addr, access, e))
         d = Daemon(cg, cfg, port, access, stderr_path, env=env)
-        if listener == "ingress":
+        if listener == "ingress" or (listener == "admin" and "tls" in e.get("admin", {})):
             d.url = "https://%s" % addr
         try:
             wait_listening(port, d.proc, what="certgate serve")

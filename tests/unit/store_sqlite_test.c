@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/file.h"
@@ -678,8 +679,6 @@ static void test_tx_rollback(void **state)
     put(f, "prod", "base", CG_STORE_CLIENT);
     uint64_t r = rev(f, "prod");
     assert_int_equal(cg_store_begin(f->s, &f->err), 0);
-    assert_int_equal(cg_store_begin(f->s, &f->err), CG_EUSAGE);
-    assert_non_null(strstr(f->err.msg, "already open"));
     put(f, "prod", "a", CG_STORE_CLIENT);
     pin(f, "prod", "t", "a");
     assert_int_equal(cg_store_cert_delete(f->s, "prod", "base", &f->err), 0);
@@ -1722,6 +1721,405 @@ static void test_ingress_migration_from_v1(void **state)
     assert_int_equal(cg_store_cert_delete(f->s, "prod", "root", &f->err), CG_EINUSE);
 }
 
+/* ---- nested transactions ------------------------------------------------------------------- */
+
+#define HASH_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define HASH_B "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define HASH_C "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+
+static void test_tx_nested_commit(void **state)
+{
+    struct fx *f = *state;
+    uint64_t r = rev(f, "prod");
+    assert_int_equal(cg_store_begin(f->s, &f->err), 0);
+    put(f, "prod", "a", CG_STORE_CLIENT);
+    assert_int_equal(cg_store_begin(f->s, &f->err), 0);
+    put(f, "prod", "b", CG_STORE_CLIENT);
+    assert_int_equal(cg_store_begin(f->s, &f->err), 0);
+    pin(f, "prod", "t", "b");
+    assert_int_equal(cg_store_commit(f->s, &f->err), 0);
+    assert_int_equal(cg_store_commit(f->s, &f->err), 0);
+    /* the inner commits only uncounted their levels: another connection sees nothing yet */
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM certs"), 0);
+    assert_true(exists(f, "prod", "b")); /* this one does */
+    assert_int_equal(cg_store_commit(f->s, &f->err), 0);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM certs"), 2);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM pins"), 1);
+    assert_int_equal(rev(f, "prod"), r + 3);
+    /* every level is closed: one more commit is a misuse */
+    assert_int_equal(cg_store_commit(f->s, &f->err), CG_EUSAGE);
+    assert_non_null(strstr(f->err.msg, "no transaction is open"));
+}
+
+/* A rollback inside dooms the whole: later writes are refused, and the outermost commit saves
+ * nothing and says so. */
+static void test_tx_nested_rollback_dooms(void **state)
+{
+    struct fx *f = *state;
+    put(f, "prod", "base", CG_STORE_CLIENT);
+    uint64_t r = rev(f, "prod");
+    assert_int_equal(cg_store_begin(f->s, &f->err), 0);
+    put(f, "prod", "a", CG_STORE_CLIENT);
+    assert_int_equal(cg_store_begin(f->s, &f->err), 0);
+    put(f, "prod", "b", CG_STORE_CLIENT);
+    cg_store_rollback(f->s);
+    /* the outer level is still open, but nothing more can be written in it */
+    struct cg_store_cert c = cert_make("c", CG_STORE_CLIENT);
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &c, false, &f->err), CG_ESTORE);
+    assert_non_null(strstr(f->err.msg, "rolled back"));
+    assert_int_equal(cg_store_pin_put(f->s, "prod", "t", "base", &f->err), CG_ESTORE);
+    struct cg_store_token t = {.name = "ci", .role = "admin", .hash = HASH_A};
+    assert_int_equal(cg_store_token_put(f->s, "prod", &t, &f->err), CG_ESTORE);
+    /* levels still count */
+    assert_int_equal(cg_store_begin(f->s, &f->err), 0);
+    assert_int_equal(cg_store_commit(f->s, &f->err), 0);
+    cg_err_clear(&f->err);
+    assert_int_equal(cg_store_commit(f->s, &f->err), CG_ESTORE);
+    assert_non_null(strstr(f->err.msg, "nothing was saved"));
+    assert_true(f->err.hint[0] != '\0');
+    assert_false(exists(f, "prod", "a"));
+    assert_false(exists(f, "prod", "b"));
+    assert_true(exists(f, "prod", "base"));
+    assert_int_equal(rev(f, "prod"), r);
+    assert_int_equal(cg_store_commit(f->s, &f->err), CG_EUSAGE); /* all closed */
+
+    /* the store works again: on its own and in a new transaction */
+    put(f, "prod", "after", CG_STORE_CLIENT);
+    assert_int_equal(cg_store_begin(f->s, &f->err), 0);
+    put(f, "prod", "again", CG_STORE_CLIENT);
+    assert_int_equal(cg_store_commit(f->s, &f->err), 0);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM certs WHERE name IN ('after', 'again')"), 2);
+}
+
+/* The outermost rollback ends every level; so does closing the store. */
+static void test_tx_nested_outer_rollback(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(cg_store_begin(f->s, &f->err), 0);
+    assert_int_equal(cg_store_begin(f->s, &f->err), 0);
+    put(f, "prod", "a", CG_STORE_CLIENT);
+    assert_int_equal(cg_store_commit(f->s, &f->err), 0);
+    cg_store_rollback(f->s);
+    assert_false(exists(f, "prod", "a"));
+    assert_int_equal(cg_store_commit(f->s, &f->err), CG_EUSAGE);
+    /* a failed operation inside a nested level does not doom anything */
+    assert_int_equal(cg_store_begin(f->s, &f->err), 0);
+    assert_int_equal(cg_store_begin(f->s, &f->err), 0);
+    put(f, "prod", "a", CG_STORE_CLIENT);
+    assert_int_equal(cg_store_pin_put(f->s, "prod", "t", "missing", &f->err), CG_ENOTFOUND);
+    assert_int_equal(cg_store_commit(f->s, &f->err), 0);
+    assert_int_equal(cg_store_commit(f->s, &f->err), 0);
+    assert_true(exists(f, "prod", "a"));
+    /* closing with three levels open keeps nothing of them */
+    for (int i = 0; i < 3; i++) assert_int_equal(cg_store_begin(f->s, &f->err), 0);
+    put(f, "prod", "lost", CG_STORE_CLIENT);
+    cg_store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(cg_store_open(f->url, false, &f->s, &f->err), 0);
+    assert_false(exists(f, "prod", "lost"));
+    assert_true(exists(f, "prod", "a"));
+}
+
+/* ---- tokens -------------------------------------------------------------------------------- */
+
+
+static void token_put(struct fx *f, const char *env, const char *name, const char *role, const char *hash,
+                      int64_t expires_at)
+{
+    struct cg_store_token t = {.name = (char *)name, .role = (char *)role, .expires_at = expires_at};
+    snprintf(t.hash, sizeof(t.hash), "%s", hash);
+    int rc = cg_store_token_put(f->s, env, &t, &f->err);
+    if (rc != 0) fprintf(stderr, "token %s: %s\n", name, f->err.msg);
+    assert_int_equal(rc, 0);
+}
+
+static void test_token_put_get_find_list_delete(void **state)
+{
+    struct fx *f = *state;
+    put(f, "prod", "a", CG_STORE_CLIENT);
+    uint64_t r = rev(f, "prod");
+    int64_t before = (int64_t)time(NULL);
+    token_put(f, "prod", "ci", "operator", HASH_B, 1900000000);
+    token_put(f, "prod", "alice", "admin", HASH_A, 0);
+
+    struct cg_store_token t;
+    assert_int_equal(cg_store_token_get(f->s, "prod", "ci", &t, &f->err), 0);
+    assert_string_equal(t.name, "ci");
+    assert_string_equal(t.role, "operator");
+    assert_string_equal(t.hash, HASH_B);
+    assert_true(t.created_at >= before && t.created_at <= (int64_t)time(NULL));
+    assert_int_equal(t.expires_at, 1900000000);
+    assert_int_equal(t.last_used_at, 0);
+    cg_store_token_cleanup(&t);
+    assert_null(t.name);
+
+    /* find: by the hash of the secret, in its environment only */
+    assert_int_equal(cg_store_token_find(f->s, "prod", HASH_A, &t, &f->err), 0);
+    assert_string_equal(t.name, "alice");
+    assert_string_equal(t.role, "admin");
+    assert_int_equal(t.expires_at, 0);
+    cg_store_token_cleanup(&t);
+    assert_int_equal(cg_store_token_find(f->s, "staging", HASH_A, &t, &f->err), CG_ENOTFOUND);
+    assert_int_equal(cg_store_token_find(f->s, "prod", HASH_C, &t, &f->err), CG_ENOTFOUND);
+    assert_null(strstr(f->err.msg, HASH_C)); /* never echoes what was sent */
+    assert_non_null(strstr(f->err.msg, "prod"));
+    assert_non_null(strstr(f->err.hint, "token add"));
+    assert_null(t.name);
+
+    /* touch records a use */
+    assert_int_equal(cg_store_token_touch(f->s, "prod", "ci", 1800000123, &f->err), 0);
+    assert_int_equal(cg_store_token_get(f->s, "prod", "ci", &t, &f->err), 0);
+    assert_int_equal(t.last_used_at, 1800000123);
+    cg_store_token_cleanup(&t);
+
+    /* list: by name */
+    struct cg_store_token_list l;
+    assert_int_equal(cg_store_token_list(f->s, "prod", &l, &f->err), 0);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.items[0].name, "alice");
+    assert_string_equal(l.items[1].name, "ci");
+    assert_string_equal(l.items[1].hash, HASH_B);
+    assert_int_equal(l.items[1].last_used_at, 1800000123);
+    cg_store_token_list_cleanup(&l);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(cg_store_token_list(f->s, "staging", &l, &f->err), 0);
+    assert_int_equal(l.n, 0);
+    cg_store_token_list_cleanup(&l);
+
+    /* delete */
+    assert_int_equal(cg_store_token_delete(f->s, "prod", "ci", &f->err), 0);
+    assert_int_equal(cg_store_token_get(f->s, "prod", "ci", &t, &f->err), CG_ENOTFOUND);
+    assert_int_equal(cg_store_token_find(f->s, "prod", HASH_B, &t, &f->err), CG_ENOTFOUND);
+    /* tokens are not configuration: the revision never moved */
+    assert_int_equal(rev(f, "prod"), r);
+    assert_int_equal(rev(f, "staging"), 0);
+}
+
+static void test_token_refusals(void **state)
+{
+    struct fx *f = *state;
+    token_put(f, "prod", "ci", "viewer", HASH_A, 0);
+    struct cg_store_token t = {.name = "ci", .role = "admin"};
+    snprintf(t.hash, sizeof(t.hash), "%s", HASH_B);
+    assert_int_equal(cg_store_token_put(f->s, "prod", &t, &f->err), CG_EEXISTS);
+    assert_non_null(strstr(f->err.msg, "token named 'ci' already exists"));
+    assert_non_null(strstr(f->err.hint, "certgate token rm ci"));
+    /* the refused put changed nothing */
+    struct cg_store_token got;
+    assert_int_equal(cg_store_token_get(f->s, "prod", "ci", &got, &f->err), 0);
+    assert_string_equal(got.role, "viewer");
+    assert_string_equal(got.hash, HASH_A);
+    cg_store_token_cleanup(&got);
+    /* the same name in another environment is another token; the same secret never is */
+    token_put(f, "staging", "ci", "admin", HASH_B, 0);
+    t.name = "other";
+    snprintf(t.hash, sizeof(t.hash), "%s", HASH_A);
+    assert_int_equal(cg_store_token_put(f->s, "staging", &t, &f->err), CG_EEXISTS);
+    assert_non_null(strstr(f->err.msg, "already has this secret"));
+    assert_null(strstr(f->err.msg, HASH_A));
+
+    /* shapes */
+    snprintf(t.hash, sizeof(t.hash), "%s", HASH_C);
+    t.role = "";
+    assert_int_equal(cg_store_token_put(f->s, "prod", &t, &f->err), CG_EINVAL);
+    assert_non_null(strstr(f->err.msg, "token 'other' has no role"));
+    t.role = "admin";
+    t.hash[10] = 'G';
+    assert_int_equal(cg_store_token_put(f->s, "prod", &t, &f->err), CG_EINVAL);
+    t.hash[10] = 'c';
+    t.hash[63] = '\0';
+    assert_int_equal(cg_store_token_put(f->s, "prod", &t, &f->err), CG_EINVAL);
+    snprintf(t.hash, sizeof(t.hash), "%s", HASH_C);
+    t.expires_at = -1;
+    assert_int_equal(cg_store_token_put(f->s, "prod", &t, &f->err), CG_EINVAL);
+    t.expires_at = 0;
+    t.name = "";
+    assert_int_equal(cg_store_token_put(f->s, "prod", &t, &f->err), CG_EINVAL);
+    assert_int_equal(cg_store_token_put(f->s, "prod", NULL, &f->err), CG_EINVAL);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM tokens"), 2);
+
+    /* unknown names, each naming the token and where to look */
+    assert_int_equal(cg_store_token_get(f->s, "prod", "nope", &got, &f->err), CG_ENOTFOUND);
+    assert_non_null(strstr(f->err.msg, "no token named 'nope' in environment 'prod'"));
+    assert_non_null(strstr(f->err.hint, "certgate token list --env prod"));
+    assert_int_equal(cg_store_token_delete(f->s, "prod", "nope", &f->err), CG_ENOTFOUND);
+    assert_non_null(strstr(f->err.msg, "no token named 'nope'"));
+    assert_int_equal(cg_store_token_touch(f->s, "prod", "nope", 5, &f->err), CG_ENOTFOUND);
+    assert_non_null(strstr(f->err.msg, "no token named 'nope'"));
+    assert_int_equal(cg_store_token_touch(f->s, "prod", "ci", -5, &f->err), CG_EINVAL);
+    assert_int_equal(cg_store_token_find(f->s, "prod", "", &got, &f->err), CG_EINVAL);
+}
+
+/* A token made in a transaction that is rolled back is gone; one made in a nested level that
+ * commits is kept with the rest. */
+static void test_token_in_transaction(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(cg_store_begin(f->s, &f->err), 0);
+    token_put(f, "prod", "ci", "admin", HASH_A, 0);
+    cg_store_rollback(f->s);
+    struct cg_store_token got;
+    assert_int_equal(cg_store_token_find(f->s, "prod", HASH_A, &got, &f->err), CG_ENOTFOUND);
+    assert_int_equal(cg_store_begin(f->s, &f->err), 0);
+    assert_int_equal(cg_store_begin(f->s, &f->err), 0);
+    token_put(f, "prod", "ci", "admin", HASH_A, 0);
+    assert_int_equal(cg_store_commit(f->s, &f->err), 0);
+    struct cg_store_audit a = {.at_ms = 1, .actor = "cli:test", .action = "token add", .object = "token/ci",
+                               .after_json = "{\"name\":\"ci\"}"};
+    assert_int_equal(cg_store_audit_put(f->s, "prod", &a, &f->err), 0);
+    assert_int_equal(cg_store_commit(f->s, &f->err), 0);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM tokens"), 1);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM audit"), 1);
+}
+
+/* ---- the audit trail ----------------------------------------------------------------------- */
+
+static void audit_put(struct fx *f, const char *env, int64_t at_ms, const char *object, const char *before,
+                      const char *after)
+{
+    struct cg_store_audit a = {.id = 999999, .at_ms = at_ms, .actor = "cli:tester", .action = "site set",
+                               .object = (char *)object, .before_json = (char *)before, .after_json = (char *)after};
+    int rc = cg_store_audit_put(f->s, env, &a, &f->err);
+    if (rc != 0) fprintf(stderr, "audit %s: %s\n", object, f->err.msg);
+    assert_int_equal(rc, 0);
+}
+
+static void test_audit_order_and_paging(void **state)
+{
+    struct fx *f = *state;
+    uint64_t r = rev(f, "prod");
+    char obj[32];
+    for (int i = 1; i <= 7; i++) {
+        snprintf(obj, sizeof(obj), "site/s%d", i);
+        audit_put(f, i == 4 ? "staging" : "prod", 1700000000000 + i, obj, i == 1 ? NULL : "{\"mode\":\"off\"}",
+                  i == 7 ? "null" : "{\"mode\":\"required\"}");
+    }
+    assert_int_equal(rev(f, "prod"), r); /* the audit trail is not configuration */
+
+    struct cg_store_audit_list l;
+    assert_int_equal(cg_store_audit_list(f->s, "prod", 0, 50, &l, &f->err), 0);
+    assert_int_equal(l.n, 6); /* staging's record is not prod's */
+    for (size_t i = 1; i < l.n; i++) assert_true(l.items[i - 1].id > l.items[i].id); /* newest first */
+    assert_string_equal(l.items[0].object, "site/s7");
+    assert_string_equal(l.items[0].after_json, "null");
+    assert_string_equal(l.items[0].actor, "cli:tester");
+    assert_string_equal(l.items[0].action, "site set");
+    assert_int_equal(l.items[0].at_ms, 1700000000007);
+    assert_string_equal(l.items[5].object, "site/s1");
+    assert_string_equal(l.items[5].before_json, "null"); /* NULL was stored as JSON null */
+    assert_string_equal(l.items[5].after_json, "{\"mode\":\"required\"}");
+    assert_true(l.items[0].id != 999999); /* the store assigns ids */
+    int64_t third = l.items[2].id;
+    cg_store_audit_list_cleanup(&l);
+    assert_int_equal(l.n, 0);
+
+    /* pages: limit, then before the last id seen */
+    assert_int_equal(cg_store_audit_list(f->s, "prod", 0, 3, &l, &f->err), 0);
+    assert_int_equal(l.n, 3);
+    assert_int_equal(l.items[2].id, third);
+    cg_store_audit_list_cleanup(&l);
+    assert_int_equal(cg_store_audit_list(f->s, "prod", third, 3, &l, &f->err), 0);
+    assert_int_equal(l.n, 3);
+    assert_true(l.items[0].id < third);
+    assert_string_equal(l.items[0].object, "site/s3");
+    assert_string_equal(l.items[2].object, "site/s1");
+    int64_t last = l.items[2].id;
+    cg_store_audit_list_cleanup(&l);
+    assert_int_equal(cg_store_audit_list(f->s, "prod", last, 3, &l, &f->err), 0);
+    assert_int_equal(l.n, 0);
+    cg_store_audit_list_cleanup(&l);
+    assert_int_equal(cg_store_audit_list(f->s, "prod", 0, 0, &l, &f->err), 0);
+    assert_int_equal(l.n, 0);
+    cg_store_audit_list_cleanup(&l);
+    assert_int_equal(cg_store_audit_list(f->s, "staging", 0, 10, &l, &f->err), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.items[0].object, "site/s4");
+    cg_store_audit_list_cleanup(&l);
+    assert_int_equal(cg_store_audit_list(f->s, "prod", -1, 10, &l, &f->err), CG_EINVAL);
+    assert_int_equal(l.n, 0);
+}
+
+static void test_audit_list_capped(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(cg_store_begin(f->s, &f->err), 0);
+    for (int i = 0; i < CG_STORE_AUDIT_LIST_MAX + 5; i++) audit_put(f, "prod", i, "pin/x", NULL, "{}");
+    assert_int_equal(cg_store_commit(f->s, &f->err), 0);
+    struct cg_store_audit_list l;
+    assert_int_equal(cg_store_audit_list(f->s, "prod", 0, (size_t)-1, &l, &f->err), 0);
+    assert_int_equal(l.n, CG_STORE_AUDIT_LIST_MAX);
+    assert_int_equal(l.items[0].at_ms, CG_STORE_AUDIT_LIST_MAX + 4);
+    cg_store_audit_list_cleanup(&l);
+}
+
+static void test_audit_refusals(void **state)
+{
+    struct fx *f = *state;
+    struct cg_store_audit a = {.at_ms = 1, .actor = "cli:tester", .action = "pin set", .object = "pin/api",
+                               .before_json = "null", .after_json = "{\"cert\": "};
+    assert_int_equal(cg_store_audit_put(f->s, "prod", &a, &f->err), CG_EINVAL);
+    assert_non_null(strstr(f->err.msg, "'pin/api'"));
+    assert_non_null(strstr(f->err.msg, "after the change is not valid JSON"));
+    a.after_json = NULL;
+    a.before_json = "nope";
+    assert_int_equal(cg_store_audit_put(f->s, "prod", &a, &f->err), CG_EINVAL);
+    assert_non_null(strstr(f->err.msg, "before the change"));
+    a.before_json = NULL;
+
+    /* caps */
+    size_t big = CG_STORE_AUDIT_JSON_MAX + 3;
+    char *json = malloc(big + 1);
+    assert_non_null(json);
+    memset(json, ' ', big);
+    json[0] = '"';
+    json[big - 1] = '"';
+    json[big] = '\0';
+    a.after_json = json;
+    assert_int_equal(cg_store_audit_put(f->s, "prod", &a, &f->err), CG_ELIMIT);
+    assert_non_null(strstr(f->err.msg, "larger than"));
+    a.after_json = NULL;
+    json[CG_STORE_AUDIT_TEXT_MAX + 1] = '\0';
+    a.object = json;
+    assert_int_equal(cg_store_audit_put(f->s, "prod", &a, &f->err), CG_ELIMIT);
+    assert_non_null(strstr(f->err.msg, "object is longer"));
+    free(json);
+    a.object = "pin/api";
+    a.actor = "";
+    assert_int_equal(cg_store_audit_put(f->s, "prod", &a, &f->err), CG_EINVAL);
+    a.actor = "cli:tester";
+    a.at_ms = -1;
+    assert_int_equal(cg_store_audit_put(f->s, "prod", &a, &f->err), CG_EINVAL);
+    assert_int_equal(cg_store_audit_put(f->s, "", &a, &f->err), CG_EINVAL);
+    assert_int_equal(cg_store_audit_put(f->s, "prod", NULL, &f->err), CG_EINVAL);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM audit"), 0);
+    /* and what passes is kept */
+    a.at_ms = 2;
+    assert_int_equal(cg_store_audit_put(f->s, "prod", &a, &f->err), 0);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM audit WHERE before_json = 'null' AND after_json = 'null'"), 1);
+}
+
+/* A store of version 3 gains the tables of version 4 on a plain open and keeps its data. */
+static void test_admin_migration_from_v3(void **state)
+{
+    struct fx *f = *state;
+    put(f, "prod", "a", CG_STORE_CLIENT);
+    cg_store_close(f->s);
+    f->s = NULL;
+    raw_exec(f, "DROP TABLE tokens; DROP TABLE audit; DELETE FROM schema_version WHERE version >= 4;");
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('tokens', 'audit')"), 0);
+    int rc = cg_store_open(f->url, false, &f->s, &f->err);
+    if (rc != 0) fprintf(stderr, "open: %s\n", f->err.msg);
+    assert_int_equal(rc, 0);
+    assert_true(cg_store_sqlite_schema_latest() >= 4);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM schema_version WHERE version = 4 AND name = 'admin API "
+                                "tokens and the audit trail'"),
+                     1);
+    assert_true(exists(f, "prod", "a"));
+    token_put(f, "prod", "ci", "admin", HASH_A, 0);
+    audit_put(f, "prod", 1, "token/ci", NULL, "{}");
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM audit"), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1763,6 +2161,16 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ca_crls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingress_migration_from_v1, setup_empty, teardown),
+        cmocka_unit_test_setup_teardown(test_tx_nested_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tx_nested_rollback_dooms, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tx_nested_outer_rollback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_put_get_find_list_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_in_transaction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_order_and_paging, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_list_capped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_migration_from_v3, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

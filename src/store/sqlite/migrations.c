@@ -181,6 +181,35 @@ static const struct migration steps[] = {
      "  FOREIGN KEY (env, profile) REFERENCES profiles (env, name) ON DELETE RESTRICT"
      ");"
      "CREATE INDEX rules_by_profile ON rules (env, profile);"},
+    /* 4 */
+    {"admin API tokens and the audit trail",
+     /* Only the SHA-256 of a token's secret is kept; UNIQUE makes a lookup by it one indexed read
+      * (and two tokens can never answer to one secret). No CHECK on role: the writer knows the
+      * roles, and a new one must not need a table rebuild. Times are unix seconds, 0 = never. */
+     "CREATE TABLE tokens ("
+     "  env TEXT NOT NULL,"
+     "  name TEXT NOT NULL,"
+     "  role TEXT NOT NULL,"
+     "  hash TEXT NOT NULL UNIQUE CHECK (length(hash) = 64),"
+     "  created_at INTEGER NOT NULL,"
+     "  expires_at INTEGER NOT NULL DEFAULT 0,"
+     "  last_used_at INTEGER NOT NULL DEFAULT 0,"
+     "  PRIMARY KEY (env, name)"
+     ");"
+     /* Append-only. AUTOINCREMENT: an id is never reused, even after the newest rows were
+      * deleted by hand, so that "before id N" pages stay stable. before/after are JSON texts
+      * ("null" when the object did not exist / was deleted). */
+     "CREATE TABLE audit ("
+     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+     "  env TEXT NOT NULL,"
+     "  at_ms INTEGER NOT NULL,"
+     "  actor TEXT NOT NULL,"
+     "  action TEXT NOT NULL,"
+     "  object TEXT NOT NULL,"
+     "  before_json TEXT NOT NULL DEFAULT 'null',"
+     "  after_json TEXT NOT NULL DEFAULT 'null'"
+     ");"
+     "CREATE INDEX audit_by_env ON audit (env, id);"},
 };
 
 int cg_store_sqlite_schema_latest(void) { return (int)CG_ARRAY_LEN(steps); }
