@@ -744,10 +744,24 @@ static bool authenticate(struct cg_admin_api *api, struct call *c, struct who *w
 
 /* ---- running a command ---------------------------------------------------------------------- */
 
+/* The member whose option the command's message names ("--mtls must be ..."), or NULL. */
+static const char *field_of_option(const char *msg, const struct route *r)
+{
+    for (const char *p = strstr(msg, "--"); p; p = strstr(p + 2, "--")) {
+        const char *name = p + 2;
+        size_t n = strspn(name, "abcdefghijklmnopqrstuvwxyz-");
+        for (const struct field *f = r->fields; n && f->key; f++)
+            if (f->opt && strlen(f->opt) == n && !strncmp(f->opt, name, n) && f->type != F_FILE) return f->key;
+    }
+    return NULL;
+}
+
 /* The input member a command's failure most likely concerns (for forms that show an error next
  * to its field), or NULL. */
-static const char *field_of(int rc, const struct route *r)
+static const char *field_of(int rc, const char *msg, const struct route *r)
 {
+    const char *by_option = field_of_option(msg, r);
+    if (by_option) return by_option;
     const char *want = NULL;
     switch (rc) {
     case CG_EPASSWORD: want = "password"; break;
@@ -815,7 +829,7 @@ static void run_route(struct cg_admin_api *api, struct call *c, const struct rou
     int rc = cg_cli_exec(&cli, cmd, &c->args, &err);
     json_t *out = cli.out;
     if (rc < 0) {
-        c->field = field_of(rc, r);
+        c->field = field_of(rc, err.msg, r);
         fail_err(c, rc, &err);
     } else {
         json_t *v = r->pick && json_is_object(out) ? json_object_get(out, r->pick) : out;
@@ -824,7 +838,9 @@ static void run_route(struct cg_admin_api *api, struct call *c, const struct rou
             for (size_t i = 0; i < warnings.n; i++) json_array_append_new(w, json_string(warnings.items[i]));
             json_object_set_new(v, "warnings", w);
         }
-        answer(c, r->ok, v ? v : json_object());
+        json_t *empty = v ? NULL : json_object(); /* a command without output (rm): {} or 204 */
+        answer(c, r->ok, v ? v : empty);
+        json_decref(empty);
         if (cmd->object && api->changed) api->changed(api->arg);
     }
     json_decref(out);

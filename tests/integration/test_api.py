@@ -275,6 +275,7 @@ def test_site_lifecycle_and_audit(admin, cg, ipki):
     assert_error(st, body, 400, "invalid", "path names 'web'")
     st, _, body = api.call("PUT", "/api/v1/sites/web", {"mtls": "sometimes"})
     assert_error(st, body, 400, "invalid", "off, optional or required")
+    assert body["field"] == "mtls", body
     # rules
     st, _, body = api.call("POST", "/api/v1/profiles", {"name": "office", "allow_ips": ["10.0.0.0/8"],
                                                         "client_cas": [{"ca": "clients", "signers": []}]})

@@ -252,7 +252,9 @@ function fingerprint(hex) {
     setTimeout(() => { copy.textContent = 'copy'; }, 1500);
   });
   return h('span.fp', {},
-    h('code.fp-short', { text: `${String(hex || '').slice(0, 16)}…`, title: `SHA-256 ${full}`, dataset: { fingerprint: hex || '' } }),
+    h('code.fp-short', {
+      text: `${String(hex || '').slice(0, 16)}…`, title: `SHA-256 ${full}`, dataset: { fingerprint: hex || '' },
+    }),
     ' ', copy);
 }
 
@@ -266,11 +268,12 @@ function warnings(items) {
   return h('ul.plain.warnings', {}, items.map((w) => h('li', { text: w })));
 }
 
+// columns: header texts; a null one is left out (the actions column of a role without actions)
 function table(columns, rows, emptyText) {
   if (!rows.length) return h('p.empty', { text: emptyText });
   return h('div.table-wrap', {},
     h('table', {},
-      h('thead', {}, h('tr', {}, columns.map((c) => h('th', { text: c, scope: 'col' })))),
+      h('thead', {}, h('tr', {}, columns.filter((c) => c !== null).map((c) => h('th', { text: c, scope: 'col' })))),
       h('tbody', {}, rows)));
 }
 
@@ -439,7 +442,8 @@ function certRow(c, pinnedBy) {
       'Its private key is removed from the store.'));
   }
   return h('tr', { dataset: { name: c.name } },
-    h('td', {}, h('span.name', { text: c.name }), c.default ? h('span.badge.badge-accent.default-mark', { text: 'default', title: 'Used when no pin matches' }) : null),
+    h('td', {}, h('span.name', { text: c.name }),
+      c.default ? h('span.badge.badge-accent.default-mark', { text: 'default', title: 'Used when no pin matches' }) : null),
     h('td', { text: c.kind }),
     h('td.subject', { text: c.subject, title: c.subject }),
     h('td', {}, fingerprint(c.fingerprint_sha256)),
@@ -493,10 +497,12 @@ function certForm(sec) {
     sec.close();
     const pinned = targets.length - failed.length;
     if (failed.length) {
-      banner('error', `Certificate '${cert.name}' was added, but ${plural(failed.length, 'pin was', 'pins were')} refused: ${failed.join('; ')}`,
+      const what = plural(failed.length, 'pin was', 'pins were');
+      banner('error', `Certificate '${cert.name}' was added, but ${what} refused: ${failed.join('; ')}`,
         'add the pins again under Pins');
     } else {
-      banner('ok', `Certificate '${cert.name}' added${pinned ? `, pinned to ${targets.join(', ')}` : ''}.${warningsNote(cert)}`);
+      const where = pinned ? `, pinned to ${targets.join(', ')}` : '';
+      banner('ok', `Certificate '${cert.name}' added${where}.${warningsNote(cert)}`);
     }
     await reload();
   }, more);
@@ -508,7 +514,8 @@ function caRow(c) {
   const n = Array.isArray(c.certificates) ? c.certificates.length : 1;
   return h('tr', { dataset: { name: c.name } },
     h('td', {}, h('span.name', { text: c.name })),
-    h('td.subject', { text: c.subject, title: c.subject }, n > 1 ? h('span.muted', { text: ` (+${n - 1} more)` }) : null),
+    h('td.subject', { text: c.subject, title: c.subject },
+      n > 1 ? h('span.muted', { text: ` (+${n - 1} more)` }) : null),
     h('td', { text: String(n) }),
     h('td', {}, fingerprint(c.fingerprint_sha256)),
     h('td.nowrap', { text: fmtDate(c.not_after) }),
@@ -521,7 +528,8 @@ function caRow(c) {
 function caForm(sec) {
   const form = formShell('Add CA bundle', [
     field('Name', 'name', textInput({ name: 'name', placeholder: 'partner-root' })),
-    field('CA certificates (PEM or DER)', 'file', h('input', { type: 'file', name: 'file', accept: '.pem,.crt,.cer,.der' })),
+    field('CA certificates (PEM or DER)', 'file',
+      h('input', { type: 'file', name: 'file', accept: '.pem,.crt,.cer,.der' })),
     field('CRL (optional)', 'crl', h('input', { type: 'file', name: 'crl', accept: '.pem,.crl,.der' })),
   ], async (f) => {
     let ca;
@@ -543,7 +551,8 @@ function caForm(sec) {
 function pinRow(p) {
   return h('tr', { dataset: { target: p.target } },
     h('td', {}, h('code', { text: p.target })),
-    h('td', {}, p.cert ? h('span', { text: p.cert }) : h('span.muted', { text: 'none — no certificate is presented' })),
+    h('td', {}, p.cert ? h('span', { text: p.cert })
+      : h('span.muted', { text: 'none — no certificate is presented' })),
     h('td.muted', { text: p.match }),
     can('operator') ? h('td.actions', {}, deleteButton('pin', p.target, `/pins/${enc(p.target)}`,
       'Requests to it fall back to a less specific pin or the default certificate.')) : null);
@@ -569,14 +578,15 @@ function pinForm(sec) {
 
 function upstreamRow(u) {
   const trust = u.trust === 'system+env' ? h('span.muted', { text: 'system + environment CAs' }) : list(u.trust);
-  const timeouts = [u.connect_timeout_ms, u.timeout_ms].map((t) => (t === null || t === undefined ? 'default' : `${t} ms`));
+  const ms = (t) => (t === null || t === undefined ? 'default' : `${t} ms`);
   return h('tr', { dataset: { name: u.name } },
     h('td', {}, h('span.name', { text: u.name })),
     h('td', {}, h('code', { text: u.url })),
     h('td', {}, trust),
     h('td', { text: u.server_name }),
-    h('td', {}, u.spki_sha256 ? h('code.small', { text: `${u.spki_sha256.slice(0, 12)}…`, title: u.spki_sha256 }) : h('span.muted', { text: '—' })),
-    h('td.small', { text: `connect ${timeouts[0]}, response ${timeouts[1]}` }),
+    h('td', {}, u.spki_sha256 ? h('code.small', { text: `${u.spki_sha256.slice(0, 12)}…`, title: u.spki_sha256 })
+      : h('span.muted', { text: '—' })),
+    h('td.small', { text: `connect ${ms(u.connect_timeout_ms)}, response ${ms(u.timeout_ms)}` }),
     can('operator') ? h('td.actions', {}, deleteButton('upstream', u.name, `/upstreams/${enc(u.name)}`)) : null);
 }
 
@@ -586,7 +596,8 @@ function upstreamForm(sec) {
     field('Name', 'name', textInput({ placeholder: 'partner' })),
     field('URL', 'url', textInput({ placeholder: 'https://api.partner.example/v1' })),
     field('Server name (optional)', 'server_name', textInput({ placeholder: 'the URL\'s host' })),
-    h('div.field.field-wide', {}, h('span.label', { text: 'Trust only these CA bundles (none checked: system + environment)' }), trust,
+    h('div.field.field-wide', {},
+      h('span.label', { text: 'Trust only these CA bundles (none checked: system + environment)' }), trust,
       h('p.field-error', { dataset: { for: 'trust' }, hidden: true })),
   ], async (f) => {
     const body = formValues(f);
@@ -604,13 +615,15 @@ function upstreamForm(sec) {
 
 async function outgoingView(main) {
   const certs = section('certificates', 'Client and server certificates',
-    'Client certificates are presented to the servers certgate calls, as the pins choose; server certificates are presented by the sites of Incoming.',
+    'Client certificates are presented to the servers certgate calls, as the pins choose; '
+    + 'server certificates are presented by the sites of Incoming.',
     can('admin') ? 'Add certificate' : null);
   const cas = section('authorities', 'Certificate authorities',
     'CA bundles that verify servers (upstreams) and client certificates (sites and profiles).',
     can('admin') ? 'Add CA bundle' : null);
   const pins = section('pins', 'Pins',
-    'Which client certificate goes to which service or host. The most specific pin wins: service, host:port, host, *.domain, then the default certificate.',
+    'Which client certificate goes to which service or host. The most specific pin wins: '
+    + 'service, host:port, host, *.domain, then the default certificate.',
     can('operator') ? 'Add pin' : null);
   const ups = section('upstreams', 'Upstreams',
     'Named destinations applications reach with Host: NAME on the egress listener, each with its own trust.',
@@ -640,21 +653,23 @@ async function outgoingView(main) {
 
     certs.setCount(leafs.length);
     clear(certs.body).append(table(
-      ['Name', 'Kind', 'Subject', 'Fingerprint (SHA-256)', 'Not after', 'Days left', 'Warnings', 'Pinned by', can('admin') ? '' : null].filter((c) => c !== null),
+      ['Name', 'Kind', 'Subject', 'Fingerprint (SHA-256)', 'Not after', 'Days left', 'Warnings', 'Pinned by',
+        can('admin') ? '' : null],
       leafs.map((c) => certRow(c, pinnedBy)),
       can('admin') ? 'No certificates yet: add one with its file and password.' : 'No certificates yet.'));
 
     cas.setCount(bundles.length);
     clear(cas.body).append(table(
-      ['Name', 'Subject', 'Certificates', 'Fingerprint (SHA-256)', 'Not after', 'Days left', 'CRLs', 'Warnings', can('admin') ? '' : null].filter((c) => c !== null),
+      ['Name', 'Subject', 'Certificates', 'Fingerprint (SHA-256)', 'Not after', 'Days left', 'CRLs', 'Warnings',
+        can('admin') ? '' : null],
       bundles.map(caRow), 'No CA bundles.'));
 
     pins.setCount(pinList.length);
-    clear(pins.body).append(table(['Target', 'Certificate', 'Match', can('operator') ? '' : null].filter((c) => c !== null),
+    clear(pins.body).append(table(['Target', 'Certificate', 'Match', can('operator') ? '' : null],
       pinList.map(pinRow), 'No pins: every request presents the default client certificate, if any.'));
 
     ups.setCount(upList.length);
-    clear(ups.body).append(table(['Name', 'URL', 'Trust', 'Server name', 'SPKI pin', 'Timeouts', can('operator') ? '' : null].filter((c) => c !== null),
+    clear(ups.body).append(table(['Name', 'URL', 'Trust', 'Server name', 'SPKI pin', 'Timeouts', can('operator') ? '' : null],
       upList.map(upstreamRow), 'No upstreams.'));
 
     if (pinF) {
@@ -671,12 +686,15 @@ const MTLS_MODES = [['off', 'off'], ['optional', 'optional'], ['required', 'requ
 
 function domainItem(d) {
   return h('span', {}, h('code', { text: d.host }), ' ',
-    d.cert ? h('span.muted', { text: `→ ${d.cert}` }) : h('span.muted', { text: '(cert by SAN)', title: 'the server certificate whose SANs cover the host and that is valid longest' }));
+    d.cert ? h('span.muted', { text: `→ ${d.cert}` }) : h('span.muted', {
+      text: '(cert by SAN)', title: 'the server certificate whose SANs cover the host and that is valid longest',
+    }));
 }
 
 function modeCell(site) {
   if (!can('operator')) return h('td', {}, h(`span.badge.mode.mode-${site.mtls}`, { text: site.mtls }));
-  const sel = select(MTLS_MODES, { 'aria-label': `mTLS mode of site ${site.name}`, dataset: { field: 'mtls', site: site.name } });
+  const sel = select(MTLS_MODES,
+    { 'aria-label': `mTLS mode of site ${site.name}`, dataset: { field: 'mtls', site: site.name } });
   sel.value = site.mtls;
   const cell = h('td.mode-cell', {}, sel, h('p.field-error', { dataset: { for: 'mtls' }, hidden: true }));
   sel.addEventListener('change', async () => {
@@ -705,7 +723,8 @@ function ruleItem(site, r) {
       await api('DELETE', `/sites/${enc(site)}/rules/${enc(r.path)}`);
       banner('ok', `Rule '${r.path}' of site '${site}' removed.`);
       await reload();
-    }, { title: 'Remove this rule', 'aria-label': `Remove rule ${r.path} of site ${site}`, dataset: { action: 'rm-rule' } }) : null);
+    }, { title: 'Remove this rule', 'aria-label': `Remove rule ${r.path} of site ${site}`, dataset: { action: 'rm-rule' } })
+      : null);
 }
 
 function siteRow(s) {
@@ -718,7 +737,8 @@ function siteRow(s) {
     h('td', {}, list(s.client_cas)),
     h('td', {}, s.rules && s.rules.length ? h('ul.plain.rules', {}, s.rules.map((r) => ruleItem(s.name, r)))
       : h('span.muted', { text: 'none: all allowed' })),
-    can('operator') ? h('td.actions', {}, deleteButton('site', s.name, `/sites/${enc(s.name)}`, 'Its rules are removed with it.')) : null);
+    can('operator') ? h('td.actions', {},
+      deleteButton('site', s.name, `/sites/${enc(s.name)}`, 'Its rules are removed with it.')) : null);
 }
 
 function siteForm(sec) {
@@ -755,7 +775,9 @@ function ruleForm() {
     field('Profile', 'profile', profile),
   ], async (f) => {
     const v = formValues(f);
-    if (!v.site) throw new ApiError(400, { message: 'there is no site to add a rule to', hint: 'add a site first', field: 'site' });
+    if (!v.site) {
+      throw new ApiError(400, { message: 'there is no site to add a rule to', hint: 'add a site first', field: 'site' });
+    }
     const r = await api('POST', `/sites/${enc(v.site)}/rules`, { path: v.path, profile: v.profile });
     $('[data-field="path"]', f).value = '';
     banner('ok', `Rule added to site '${v.site}'.${warningsNote(r)}`);
@@ -767,7 +789,9 @@ function ruleForm() {
 
 function profileRow(p) {
   const cas = (p.client_cas || []).map((c) => h('span', {}, c.ca,
-    c.signers && c.signers.length ? h('span.muted', { text: ` (${plural(c.signers.length, 'selected signer')})`, title: c.signers.join('\n') }) : null));
+    c.signers && c.signers.length
+      ? h('span.muted', { text: ` (${plural(c.signers.length, 'selected signer')})`, title: c.signers.join('\n') })
+      : null));
   const rules = (p.rules || []).map((r) => h('span', {}, `${r.site} `, h('code', { text: r.path })));
   return h('tr', { dataset: { name: p.name } },
     h('td', {}, h('span.name', { text: p.name })),
@@ -814,10 +838,12 @@ function profileForm(sec) {
 
 async function incomingView(main) {
   const sites = section('sites', 'Sites',
-    'Applications behind certgate: the names they answer on, whether clients must present a certificate, and the backend requests go to. A change applies within a second.',
+    'Applications behind certgate: the names they answer on, whether clients must present a certificate, '
+    + 'and the backend requests go to. A change applies within a second.',
     can('operator') ? 'Add site' : null);
   const profiles = section('profiles', 'Access profiles',
-    'Who passes a rule: clients from the allowed ranges, or with a certificate from one of the client CAs, unless their address is denied.',
+    'Who passes a rule: clients from the allowed ranges, or with a certificate from one of the client CAs, '
+    + 'unless their address is denied.',
     can('operator') ? 'Add profile' : null);
   append(main, [sites.el, profiles.el]);
   let siteF = null;
@@ -829,7 +855,10 @@ async function incomingView(main) {
     ruleF = ruleForm();
   }
   const rulesBox = ruleF ? h('div.rules-box', {}, h('h3', { text: 'Add a path rule' }),
-    h('p.card-desc', { text: 'Requests whose path starts with the prefix are decided by the profile (allow-all and deny-all are presets); the longest prefix wins.' }),
+    h('p.card-desc', {
+      text: 'Requests whose path starts with the prefix are decided by the profile '
+        + '(allow-all and deny-all are presets); the longest prefix wins.',
+    }),
     ruleF.form) : null;
   if (rulesBox) sites.el.append(rulesBox);
 
@@ -838,16 +867,18 @@ async function incomingView(main) {
       api('GET', '/sites'), api('GET', '/profiles'), api('GET', '/authorities')]);
     sites.setCount(siteList.length);
     clear(sites.body).append(table(
-      ['Name', 'Backend', 'Client certificates', 'Domains', 'mTLS domain', 'Client CAs', 'Rules', can('operator') ? '' : null].filter((c) => c !== null),
+      ['Name', 'Backend', 'Client certificates', 'Domains', 'mTLS domain', 'Client CAs', 'Rules',
+        can('operator') ? '' : null],
       siteList.map(siteRow), 'No sites.'));
     profiles.setCount(profileList.length);
     clear(profiles.body).append(table(
-      ['Name', 'Allowed', 'Denied', 'Client CAs', 'Used by', can('operator') ? '' : null].filter((c) => c !== null),
+      ['Name', 'Allowed', 'Denied', 'Client CAs', 'Used by', can('operator') ? '' : null],
       profileList.map(profileRow), 'No profiles.'));
     if (siteF) setChecks(siteF.cas, certList.map((c) => c.name), 'no CA bundles yet');
     if (ruleF) {
       setOptions(ruleF.site, siteList.map((s) => [s.name, s.name]));
-      setOptions(ruleF.profile, [...profileList.map((p) => [p.name, p.name]), ['allow-all', 'allow-all'], ['deny-all', 'deny-all']]);
+      const presets = [['allow-all', 'allow-all'], ['deny-all', 'deny-all']];
+      setOptions(ruleF.profile, [...profileList.map((p) => [p.name, p.name]), ...presets]);
       rulesBox.hidden = siteList.length === 0;
     }
   };
@@ -858,7 +889,8 @@ async function incomingView(main) {
 function changedKeys(before, after) {
   if (!before || !after || typeof before !== 'object' || typeof after !== 'object') return [];
   const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
-  return [...keys].filter((k) => !['updated_at', 'days_left'].includes(k) && JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+  const moving = ['updated_at', 'days_left']; // change without anyone changing the object
+  return [...keys].filter((k) => !moving.includes(k) && JSON.stringify(before[k]) !== JSON.stringify(after[k]));
 }
 
 function jsonBlock(title, v, none) {
@@ -897,7 +929,8 @@ function auditRows(rec) {
 
 async function auditView(main) {
   const sec = section('audit', 'Audit log',
-    'Every change made with the command line or this API, newest first: who, when, what, and the object before and after (never a secret). Click a row for the details.', null);
+    'Every change made with the command line or this API, newest first: who, when, what, and the object '
+    + 'before and after (never a secret). Click a row for the details.', null);
   main.append(sec.el);
   const more = h('button.btn.btn-small', { type: 'button', text: 'Older entries', hidden: true });
   let tbody = null;
@@ -910,7 +943,8 @@ async function auditView(main) {
       shown = 0;
       tbody = h('tbody');
       clear(sec.body).append(recs.length ? h('div.table-wrap', {}, h('table.audit', {},
-        h('thead', {}, h('tr', {}, ['Time (UTC)', 'Actor', 'Action', 'Object', 'Change'].map((c) => h('th', { text: c, scope: 'col' })))),
+        h('thead', {}, h('tr', {},
+          ['Time (UTC)', 'Actor', 'Action', 'Object', 'Change'].map((c) => h('th', { text: c, scope: 'col' })))),
         tbody)) : h('p.empty', { text: 'No changes recorded yet.' }), more);
     }
     for (const r of recs) append(tbody, auditRows(r));
@@ -970,9 +1004,11 @@ async function loadStatus() {
   $('#env-name').textContent = st.environment || '?';
   document.title = `certgate · ${st.environment || '?'}`;
   const failures = st.reload_failures || 0;
-  $('#env-revision').textContent = `revision ${st.revision}${failures ? ` · ${plural(failures, 'reload failure')}` : ''}`;
+  const failed = failures ? ` · ${plural(failures, 'reload failure')}` : '';
+  $('#env-revision').textContent = `revision ${st.revision}${failed}`;
   $('#env-revision').classList.toggle('reload-failed', failures > 0);
-  $('#env-revision').title = `configuration revision ${st.revision}, loaded ${Math.round((st.snapshot_age_ms || 0) / 1000)} s ago`;
+  const age = Math.round((st.snapshot_age_ms || 0) / 1000);
+  $('#env-revision').title = `configuration revision ${st.revision}, loaded ${age} s ago`;
 }
 
 function showSignIn(err) {
@@ -1028,7 +1064,8 @@ function start() {
     clearErrors(form);
     const token = $('#signin-token').value.trim();
     if (!token) {
-      showError(form, new ApiError(400, { message: 'enter a token', hint: 'an admin makes one with: certgate token add NAME --role viewer', field: 'token' }));
+      const hint = 'an admin makes one with: certgate token add NAME --role viewer';
+      showError(form, new ApiError(400, { message: 'enter a token', hint, field: 'token' }));
       return;
     }
     try {
