@@ -377,3 +377,44 @@ def test_import_mendix_environment_variables(admin, pki, cg):
     # the daemon's own environment is never read
     st, _, body = api.call("POST", "/api/v1/import/mendix", {})
     assert_error(st, body, 400, "invalid", "CLIENT_CERTIFICATES")
+
+
+# ---- every change route against every role ---------------------------------------------------
+
+CHANGES = [  # (method, path, the role it needs)
+    ("POST", "/api/v1/certificates", "admin"), ("PUT", "/api/v1/certificates/x", "admin"),
+    ("DELETE", "/api/v1/certificates/x", "admin"), ("POST", "/api/v1/authorities", "admin"),
+    ("PUT", "/api/v1/authorities/x", "admin"), ("DELETE", "/api/v1/authorities/x", "admin"),
+    ("POST", "/api/v1/tokens", "admin"), ("DELETE", "/api/v1/tokens/x", "admin"),
+    ("POST", "/api/v1/import/mendix", "admin"),
+    ("POST", "/api/v1/pins", "operator"), ("PUT", "/api/v1/pins/x", "operator"), ("DELETE", "/api/v1/pins/x", "operator"),
+    ("POST", "/api/v1/upstreams", "operator"), ("PUT", "/api/v1/upstreams/x", "operator"),
+    ("DELETE", "/api/v1/upstreams/x", "operator"),
+    ("POST", "/api/v1/sites", "operator"), ("PUT", "/api/v1/sites/x", "operator"), ("DELETE", "/api/v1/sites/x", "operator"),
+    ("POST", "/api/v1/sites/x/rules", "operator"), ("PUT", "/api/v1/sites/x/rules/%2Fa", "operator"),
+    ("DELETE", "/api/v1/sites/x/rules/%2Fa", "operator"),
+    ("POST", "/api/v1/profiles", "operator"), ("PUT", "/api/v1/profiles/x", "operator"),
+    ("DELETE", "/api/v1/profiles/x", "operator"),
+]
+READS = ["/api/v1/certificates", "/api/v1/authorities", "/api/v1/pins", "/api/v1/upstreams", "/api/v1/sites",
+         "/api/v1/profiles", "/api/v1/tokens", "/api/v1/audit", "/api/v1/check", "/api/v1/status", "/api/v1/whoami",
+         "/metrics"]
+RANK = {"viewer": 0, "operator": 1, "admin": 2}
+
+
+def test_every_route_checks_the_role(admin, cg):
+    d, toks = admin()
+    api = Api(d)
+    for path in READS:
+        st, _, body = api.call("GET", path, tok=toks["viewer"])
+        assert st == 200, (path, body)
+    for method, path, need in CHANGES:
+        for role, tok in toks.items():
+            st, _, body = api.call(method, path, {} if method != "DELETE" else None, tok=tok)
+            if RANK[role] < RANK[need]:
+                assert_error(st, body, 403, "forbidden", "needs " + need)
+            else:  # allowed: refused for its (empty) input or the missing object, never for the role
+                assert st in (400, 404), (method, path, role, st, body)
+    # nothing was changed by any of it
+    st, _, audit = api.call("GET", "/api/v1/audit", tok=toks["viewer"])
+    assert [a["action"] for a in audit] == ["token add"] * 3, audit  # the fixture's, by the CLI
