@@ -63,20 +63,29 @@ fuzz: fuzz-build
 
 # Benchmarks: the micro-benchmarks, then the ingress, the egress and idle memory side by side with
 # nginx and HAProxy in one interleaved run (../shared/bench/compare.sh; it writes beside itself,
-# so it runs from a copy). PARTS="ingress egress memory" by default; QUICK=1 for a smoke run;
-# results in $(BUILD)/bench/results/compare.md.
+# so it runs from a copy), then webhook delivery (bench/webhooks). PARTS="ingress egress memory
+# webhooks" by default; QUICK=1 for a smoke run; results in $(BUILD)/bench/results/compare.md and
+# webhooks.md.
 SHARED_BENCH ?= ../shared/bench
+PARTS ?= ingress egress memory webhooks
+COMPARE_PARTS := $(filter ingress egress memory,$(PARTS))
 bench: build
 	@$(BUILD)/bench_pin_resolve 10000
 	@[ ! -x $(BUILD)/bench_http_parse ] || $(BUILD)/bench_http_parse
+ifneq ($(COMPARE_PARTS),)
 	@[ -d $(SHARED_BENCH) ] || { echo "no $(SHARED_BENCH): the comparison needs the shared bench"; exit 1; }
 	@$(SHARED_BENCH)/install.sh >/dev/null
 	@rm -rf $(BUILD)/bench && cp -r $(SHARED_BENCH) $(BUILD)/bench && chmod -R u+w $(BUILD)/bench
-	@cd $(BUILD)/bench && PARTS="$${PARTS:-ingress egress memory}" CAND_NAME=certgate \
+	@cd $(BUILD)/bench && PARTS="$(COMPARE_PARTS)" CAND_NAME=certgate \
 	  CERTGATE_BIN=$(CURDIR)/$(BUILD)/certgate \
 	  CAND_INGRESS_CMD='$(CURDIR)/bench/ingress-candidate' \
 	  CAND_EGRESS_CMD='$(CURDIR)/bench/egress-candidate' ./compare.sh
 	@cat $(BUILD)/bench/results/compare.md
+endif
+ifneq ($(filter webhooks,$(PARTS)),)
+	@mkdir -p $(BUILD)/bench/results
+	@OUT=$(BUILD)/bench/results/webhooks.md bench/webhooks $(BUILD)/certgate
+endif
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -31,9 +31,10 @@ enum ftype {
     F_OPT,     /* a string or number -> --opt VALUE; null -> --null_opt (when the command has it) */
     F_LIST,    /* an array of strings (or one string) -> --opt for each; [] or null -> --null_opt */
     F_FLAG,    /* true ("true", "on", "1" from a form) -> --opt */
+    F_BOOL,    /* true -> --opt, false -> --null_opt (when the command has them) */
     F_FILE,    /* base64 -> the inline input `opt` ("file": the FILE positional `pos`) */
     F_FILES,   /* an array of base64 (or one) -> inline inputs `opt`, each with its --opt */
-    F_SECRET,  /* the password */
+    F_SECRET,  /* the password; with opt "secret": a webhook's signing secret (null -> --null_opt) */
     F_PINCERT, /* a certificate name or null ("none") -> the positional `pos` */
     F_DOMAIN,  /* "host[=cert]" or {"host", "cert"} -> --opt; null -> --null_opt */
     F_DOMAINS, /* an array of those */
@@ -151,6 +152,24 @@ static const struct field import_fields[] = {
     END,
 };
 static const struct field check_fields[] = {{"days", F_OPT, "days", NULL, 0}, END};
+#define WEBHOOK_FIELDS                                                                                              \
+    {"client_cert", F_OPT, "client-cert", NULL, 0}, {"ca", F_OPT, "ca", "no-ca", 0},                              \
+        {"trust", F_OPT, "trust", NULL, 0}, {"secret", F_SECRET, "secret", "no-secret", 0},                        \
+        {"events", F_LIST, "events", "all-events", 0}, {"disabled", F_BOOL, "disabled", "enabled", 0},             \
+        {"host", F_IGNORE, NULL, NULL, 0}, {"port", F_IGNORE, NULL, NULL, 0}, {"path", F_IGNORE, NULL, NULL, 0},   \
+        {"signed", F_IGNORE, NULL, NULL, 0}, {"problem", F_IGNORE, NULL, NULL, 0},                                 \
+        {"problem_at", F_IGNORE, NULL, NULL, 0}, {"pending", F_IGNORE, NULL, NULL, 0},                             \
+        {"failed", F_IGNORE, NULL, NULL, 0}
+static const struct field webhook_add_fields[] = {
+    {"name", F_POS, NULL, NULL, 0}, {"url", F_POS, NULL, NULL, 1}, WEBHOOK_FIELDS, END,
+};
+static const struct field webhook_set_fields[] = {
+    {"name", F_NAME, NULL, NULL, 0}, {"url", F_OPT, "url", NULL, 0}, WEBHOOK_FIELDS, END,
+};
+static const struct field deliveries_fields[] = {
+    {"status", F_OPT, "status", NULL, 0}, {"limit", F_OPT, "limit", NULL, 0}, END,
+};
+static const struct field event_fields[] = {{"type", F_POS, NULL, NULL, 0}, {"data", F_TEXT, "data", NULL, 0}, END};
 static const struct field no_fields[] = {END};
 
 #define P0 {"{0}", NULL, NULL, NULL}
@@ -204,6 +223,15 @@ static const struct route routes[] = {
     {"GET", "/api/v1/audit", NULL, NULL, "audit", NOPOS, NULL, audit_fields, 200, NULL},
     {"GET", "/api/v1/check", NULL, NULL, "check", NOPOS, NULL, check_fields, 200, NULL},
     {"POST", "/api/v1/import/mendix", NULL, "import", "mendix", NOPOS, "from-env", import_fields, 201, NULL},
+    {"GET", "/api/v1/webhooks", NULL, "webhook", "list", NOPOS, NULL, no_fields, 200, NULL},
+    {"POST", "/api/v1/webhooks", NULL, "webhook", "add", NOPOS, NULL, webhook_add_fields, 201, NULL},
+    {"GET", "/api/v1/webhooks/{}", NULL, "webhook", "show", P0, NULL, no_fields, 200, NULL},
+    {"PUT", "/api/v1/webhooks/{}", NULL, "webhook", "set", P0, NULL, webhook_set_fields, 200, NULL},
+    {"DELETE", "/api/v1/webhooks/{}", NULL, "webhook", "rm", P0, NULL, no_fields, 204, NULL},
+    {"GET", "/api/v1/webhooks/{}/deliveries", NULL, "webhook", "deliveries", P0, NULL, deliveries_fields, 200, NULL},
+    {"GET", "/api/v1/deliveries/{}", NULL, "webhook", "delivery", P0, NULL, no_fields, 200, NULL},
+    {"POST", "/api/v1/deliveries/{}/replay", NULL, "webhook", "replay", P0, NULL, no_fields, 202, NULL},
+    {"POST", "/api/v1/events", NULL, "event", "send", NOPOS, NULL, event_fields, 202, NULL},
 };
 
 /* ---- one request ---------------------------------------------------------------------------- */
@@ -220,6 +248,7 @@ struct call {
     size_t n_files;
     struct cg_cli_args args;
     char *password;
+    char *secret;              /* a webhook's signing secret */
     const char *field;         /* the input member an error concerns, when known */
 };
 
@@ -231,6 +260,7 @@ static void call_cleanup(struct call *c)
     cg_strlist_cleanup(&c->strs);
     for (size_t i = 0; i < c->n_files; i++) cg_buf_cleanup(&c->files[i]);
     cg_free_secret_str(c->password);
+    cg_free_secret_str(c->secret);
 }
 
 /* Sets the response body; a body that cannot be kept turns the answer into a bare 500. */
@@ -551,6 +581,11 @@ static bool truthy(json_t *v)
     return !strcasecmp(s, "true") || !strcasecmp(s, "on") || !strcmp(s, "1") || !strcasecmp(s, "yes");
 }
 
+static bool falsy(const char *s)
+{
+    return !strcasecmp(s, "false") || !strcasecmp(s, "off") || !strcmp(s, "0") || !strcasecmp(s, "no");
+}
+
 static int apply_field(struct call *c, const struct cg_cli_cmd *cmd, const struct field *f, json_t *v,
                        struct cg_err *err)
 {
@@ -581,12 +616,23 @@ static int apply_field(struct call *c, const struct cg_cli_cmd *cmd, const struc
         if (json_is_false(v) || json_is_null(v)) return 0;
         if (!truthy(v)) return bad_type(f->key, "true or false", err);
         return add(c, cmd, f->opt, NULL, err);
-    case F_SECRET:
+    case F_BOOL:
+        if (json_is_null(v)) return 0;
+        if (truthy(v)) return has_opt(cmd, f->opt) ? add(c, cmd, f->opt, NULL, err) : 0;
+        if (!json_is_false(v) && !(json_is_string(v) && falsy(json_string_value(v))))
+            return bad_type(f->key, "true or false", err);
+        return has_opt(cmd, f->null_opt) ? add(c, cmd, f->null_opt, NULL, err) : 0;
+    case F_SECRET: {
+        bool webhook = f->opt && !strcmp(f->opt, "secret");
+        if (webhook && json_is_null(v)) return has_opt(cmd, f->null_opt) ? add(c, cmd, f->null_opt, NULL, err) : 0;
         if (!json_is_string(v)) return bad_type(f->key, "a string", err);
-        cg_free_secret_str(c->password);
-        if (!(c->password = cg_strdup(json_string_value(v)))) return cg_err_set(err, CG_ENOMEM, "out of memory");
-        c->args.password = c->password;
+        char **kept = webhook ? &c->secret : &c->password;
+        cg_free_secret_str(*kept);
+        if (!(*kept = cg_strdup(json_string_value(v)))) return cg_err_set(err, CG_ENOMEM, "out of memory");
+        if (webhook) c->args.secret = *kept;
+        else c->args.password = *kept;
         return 0;
+    }
     case F_FILE: return file_value(c, cmd, f, v, 0, err);
     case F_TEXT: {
         char *text = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -806,11 +852,18 @@ static void run_route(struct cg_admin_api *api, struct call *c, const struct rou
         return;
     }
     enum cg_cli_role need = cg_cli_cmd_role(cmd);
-    if (who->role < need) {
-        cg_err_set(&err, CG_EUSAGE, "token '%s' has the role %s; %s %s needs %s", who->name, cg_cli_role_name(who->role),
-                   r->method, r->path, cg_cli_role_name(need));
-        cg_err_hint(&err, "use a token with that role (an admin makes one: certgate token add NAME --role %s)",
-                    cg_cli_role_name(need));
+    if (!cg_cli_role_allows(who->role, cmd)) {
+        bool events = need == CG_ROLE_EVENTS;
+        cg_err_set(&err, CG_EUSAGE, "token '%s' has the role %s; %s %s needs %s%s", who->name,
+                   cg_cli_role_name(who->role), r->method, r->path, events ? "operator or " : "",
+                   cg_cli_role_name(need));
+        if (who->role == CG_ROLE_EVENTS)
+            cg_err_hint(&err, "a token of role events may only post events (POST /api/v1/events); use a token with "
+                              "the role %s for this",
+                        cg_cli_role_name(need));
+        else
+            cg_err_hint(&err, "use a token with that role (an admin makes one: certgate token add NAME --role %s)",
+                        cg_cli_role_name(need));
         fail(c, 403, "forbidden", &err);
         return;
     }
@@ -842,6 +895,8 @@ static void run_route(struct cg_admin_api *api, struct call *c, const struct rou
         answer(c, r->ok, v ? v : empty);
         json_decref(empty);
         if (cmd->object && api->changed) api->changed(api->arg);
+        /* an event, a replay, or a change (config.changed) may have queued deliveries */
+        if (need != CG_ROLE_VIEWER && api->events_posted) api->events_posted(api->arg);
     }
     json_decref(out);
     cg_strlist_cleanup(&warnings);
@@ -892,6 +947,10 @@ void cg_admin_api_handle(void *arg, const struct cg_admin_request *rq, struct cg
     }
     struct who who;
     if (!authenticate(api, &c, &who)) return;
+    if (who.role == CG_ROLE_EVENTS && (metrics || cg_slice_eq_str(rq->path, "/api/v1/status"))) {
+        fail_msg(&c, 403, "forbidden", "a token of role events may only post events (POST /api/v1/events)");
+        return;
+    }
     if (metrics) {
         if (!api->metrics || !cg_slice_eq_str(method, "GET")) {
             fail_msg(&c, 404, "not_found", "metrics are not available");

@@ -5,7 +5,7 @@
  * through cg_cli_exec, which also writes the audit record with the token's name as the actor.
  *
  * Every route but /healthz needs `Authorization: Bearer <token>` (401 without a valid one);
- * the token's role must be the command's (cg_cli_cmd_role), else 403. */
+ * the token's role must allow the command (cg_cli_role_allows), else 403. */
 #ifndef CG_ADMIN_API_H
 #define CG_ADMIN_API_H
 
@@ -18,6 +18,8 @@ struct cg_admin_api {
     struct cg_cli *cli; /* the daemon's: store, environment, master key (borrowed) */
     /* After a change was committed: the daemon reloads now rather than at its next poll. */
     void (*changed)(void *arg);
+    /* After an event was stored (POST /api/v1/events): the webhook dispatcher looks now. */
+    void (*events_posted)(void *arg);
     /* GET /api/v1/status: the daemon's view (revision, snapshot age, listeners, workers). */
     json_t *(*status)(void *arg);
     /* GET /metrics: the Prometheus text exposition, appended to out. NULL: 404. */

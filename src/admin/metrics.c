@@ -120,9 +120,9 @@ static int certificates(const struct cg_snapshot *snap, struct cg_buf *out)
     for (size_t i = 0; snap && i < snap->n_certs; i++) {
         const struct cg_snapshot_cert *c = &snap->certs[i];
         time_t earliest = 0;
-        for (int j = 0; j < sk_X509_num(c->certs); j++) {
-            X509 *x = sk_X509_value(c->certs, j);
-            if (c->leaf && x != c->leaf) continue; /* client/server: the leaf's */
+        int n = c->leaf ? 1 : sk_X509_num(c->certs); /* client/server: the leaf's; ca: every one */
+        for (int j = 0; j < n; j++) {
+            X509 *x = c->leaf ? c->leaf : sk_X509_value(c->certs, j);
             struct tm tm;
             if (!ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm)) continue;
             time_t t = timegm(&tm);
@@ -147,5 +147,10 @@ int cg_admin_metrics_render(const struct cg_admin_metrics_view *v, struct cg_buf
     CG_GUARD(head(out, "certgate_config_reload_failures_total", "counter",
                   "Reloads that failed (the previous configuration was kept)."));
     CG_GUARD(cg_buf_printf(out, "certgate_config_reload_failures_total %llu\n", (unsigned long long)v->reload_failures));
+    if (v->webhook_pending >= 0) {
+        CG_GUARD(head(out, "certgate_webhook_deliveries_pending", "gauge",
+                      "Webhook deliveries waiting to be sent or retried (the queue depth)."));
+        CG_GUARD(cg_buf_printf(out, "certgate_webhook_deliveries_pending %lld\n", (long long)v->webhook_pending));
+    }
     return certificates(v->snap, out);
 }

@@ -17,6 +17,7 @@ struct cg_admin_metrics_view {
     const struct cg_snapshot *snap;          /* the configuration served now (certificates) */
     uint64_t reload_failures;
     uint64_t admin_accepted, admin_open;     /* the admin listener's own connections */
+    int64_t webhook_pending;                 /* deliveries waiting in the store; -1: unknown */
 };
 
 CG_RESULT cg_admin_metrics_render(const struct cg_admin_metrics_view *v, struct cg_buf *out);

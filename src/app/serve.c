@@ -26,6 +26,7 @@
 #include "net/tickets.h"
 #include "net/tls.h"
 #include "net/worker.h"
+#include "webhook/webhook.h"
 
 struct daemon {
     struct cg_cli *cli;
@@ -39,6 +40,7 @@ struct daemon {
     SSL_CTX *admin_tls;               /* the current one (admin.tls), or NULL */
     struct cg_admin_api api;
     struct cg_worker *ws;             /* the workers, for /metrics */
+    struct cg_webhook_dispatcher *webhooks; /* NULL before the start and from the drain on */
     uv_timer_t reload;
     uv_signal_t sighup, sigterm, sigint;
     bool stopping;
@@ -118,6 +120,28 @@ static void signal_cb(uv_signal_t *h, int signum)
 
 static void api_changed(void *arg) { check_revision(arg, false); }
 
+/* ---- the webhook dispatcher (webhook/webhook.h) ---- */
+
+static void api_events_posted(void *arg) { cg_webhook_wake(((struct daemon *)arg)->webhooks); }
+
+static int webhooks_start(struct daemon *d, struct cg_err *err)
+{
+    struct cg_webhook_config wc;
+    cg_webhook_config_defaults(&wc);
+    cg_webhook_config_apply(&wc, d->cli->config);
+    wc.store_url = d->cli->store_url;
+    wc.env = d->cli->env;
+    return cg_webhook_start(&d->shared, &wc, &d->webhooks, err);
+}
+
+/* Stops claiming and lets the attempts in flight end; what is unfinished stays in the store. */
+static void webhooks_stop(struct daemon *d)
+{
+    struct cg_webhook_dispatcher *w = d->webhooks;
+    d->webhooks = NULL; /* no wake-up reaches it from here on */
+    cg_webhook_stop(w);
+}
+
 static json_t *addrs_json(const struct cg_strlist *l)
 {
     json_t *a = json_array();
@@ -157,6 +181,11 @@ static int api_metrics(void *arg, struct cg_buf *out)
         v.admin_accepted += acc;
         v.admin_open += open;
     }
+    uint64_t pending = 0;
+    struct cg_err err;
+    cg_err_clear(&err);
+    v.webhook_pending = cg_store_delivery_pending_count(d->cli->store, d->cli->env, &pending, &err) == 0
+                            ? (int64_t)pending : -1;
     struct cg_runtime *rt = cg_shared_get(&d->shared);
     v.snap = rt ? rt->snap : NULL;
     int rc = cg_admin_metrics_render(&v, out);
@@ -168,8 +197,8 @@ static int admin_start(struct daemon *d, uv_loop_t *loop, struct cg_err *err)
 {
     if (!d->admin_addrs->n) return 0;
     const struct cg_config *cfg = d->cli->config;
-    d->api = (struct cg_admin_api){.cli = d->cli, .changed = api_changed, .status = api_status,
-                                   .metrics = api_metrics, .arg = d,
+    d->api = (struct cg_admin_api){.cli = d->cli, .changed = api_changed, .events_posted = api_events_posted,
+                                   .status = api_status, .metrics = api_metrics, .arg = d,
                                    .cert_admins = cfg->admin_client_ca != NULL};
     d->admins = cg_calloc(d->admin_addrs->n, sizeof(*d->admins));
     if (!d->admins) return cg_err_set(err, CG_ENOMEM, "out of memory");
@@ -320,10 +349,12 @@ static int run_serve(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_
     struct cg_listener_spec *specs = cg_calloc(n_specs, sizeof(*specs));
     if (rc == 0 && n_specs && !specs) rc = CG_ENOMEM;
     for (size_t i = 0; rc == 0 && i < egress.n; i++)
-        specs[i] = (struct cg_listener_spec){.addr = egress.items[i], .on_accept = cg_egress_accept, .arg = &ecfg};
+        specs[i] = (struct cg_listener_spec){
+            .addr = egress.items[i], .kind = CG_LISTENER_EGRESS, .on_accept = cg_egress_accept, .arg = &ecfg};
     for (size_t i = 0; rc == 0 && i < ingress.n; i++)
         specs[egress.n + i] =
-            (struct cg_listener_spec){.addr = ingress.items[i], .on_accept = cg_ingress_accept, .arg = &icfg};
+            (struct cg_listener_spec){
+            .addr = ingress.items[i], .kind = CG_LISTENER_INGRESS, .on_accept = cg_ingress_accept, .arg = &icfg};
     /* the signals first: a SIGTERM that comes while the listeners open is a drain, not a kill */
     uv_loop_t *loop = uv_default_loop();
     uv_signal_t *sigs[] = {&d.sighup, &d.sigterm, &d.sigint};
@@ -337,8 +368,10 @@ static int run_serve(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_
     struct cg_worker *ws = NULL;
     if (rc == 0) rc = cg_workers_start(&d.shared, specs, n_specs, workers, cfg->limit_connections, &pool, &ws, err);
     d.ws = ws;
+    if (rc == 0) rc = webhooks_start(&d, err);
     if (rc == 0) rc = admin_start(&d, loop, err);
     if (rc < 0) {
+        webhooks_stop(&d);
         if (ws) {
             cg_workers_drain(ws, workers);
             if (cg_workers_join(ws, workers, cfg->timeout_drain_ms)) cg_workers_free(ws, workers);
@@ -369,8 +402,9 @@ static int run_serve(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_
 
     uv_run(loop, UV_RUN_DEFAULT);
 
-    /* drain: the workers stop accepting and finish what is in flight */
+    /* drain: the workers stop accepting and finish what is in flight, the webhook attempts too */
     cg_workers_drain(ws, workers);
+    webhooks_stop(&d);
     bool clean = cg_workers_join(ws, workers, cfg->timeout_drain_ms);
     if (!clean) {
         CG_LOG_W("drain deadline of %u ms passed with requests still in flight; exiting", cfg->timeout_drain_ms);

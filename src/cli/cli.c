@@ -17,6 +17,7 @@
 static const struct cg_cli_cmd *groups[] = {
     cg_cli_init_cmds, cg_cli_cert_cmds, cg_cli_pin_cmds, cg_cli_upstream_cmds, cg_cli_site_cmds,
     cg_cli_profile_cmds, cg_cli_import_cmds, cg_cli_check_cmds, cg_cli_token_cmds, cg_cli_audit_cmds,
+    cg_cli_webhook_cmds, cg_cli_event_cmds,
     NULL, /* the app's extra commands (serve) */
 };
 
@@ -31,7 +32,11 @@ static const char *group_summary(const char *group)
     if (!strcmp(group, "profile")) return "access profiles for path rules: allowed and denied IP ranges, client CAs and "
                                          "their selected signers";
     if (!strcmp(group, "import")) return "import settings from the platforms users migrate from";
-    if (!strcmp(group, "token")) return "bearer tokens of the admin API, each with a role: viewer, operator or admin";
+    if (!strcmp(group, "token")) return "bearer tokens of the admin API, each with a role: viewer, operator, admin, or "
+                                       "events (posts events only)";
+    if (!strcmp(group, "webhook")) return "endpoints certgate POSTs events to over mTLS, signed and retried; their "
+                                         "deliveries and attempts";
+    if (!strcmp(group, "event")) return "hand an event to certgate for delivery to the webhooks subscribed to it";
     return "";
 }
 

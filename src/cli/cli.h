@@ -49,6 +49,7 @@ struct cg_cli_args {
     struct cg_cli_input inputs[CG_CLI_MAX_INPUTS];
     int n_inputs;
     const char *password;
+    const char *secret; /* a webhook's signing secret (like the password: never option text) */
 };
 
 /* Global settings and the lazily opened store. */
@@ -92,14 +93,19 @@ struct cg_cli_cmd {
     const char *(*object_name)(const struct cg_cli_args *args);
 };
 
-/* Roles of admin API tokens, weakest first. */
-enum cg_cli_role { CG_ROLE_VIEWER = 0, CG_ROLE_OPERATOR = 1, CG_ROLE_ADMIN = 2 };
+/* Roles of admin API tokens: viewer < operator < admin, weakest first; and events, outside that
+ * order, which may only post events (an application's token). */
+enum cg_cli_role { CG_ROLE_VIEWER = 0, CG_ROLE_OPERATOR = 1, CG_ROLE_ADMIN = 2, CG_ROLE_EVENTS = 3 };
 const char *cg_cli_role_name(enum cg_cli_role r);
 CG_RESULT cg_cli_role_parse(const char *s, enum cg_cli_role *out); /* CG_EUSAGE naming the roles */
 /* The least role that may run c through the admin API: viewer for commands that only read,
- * admin for those that change certificates, CA bundles or tokens (or import), operator for the
- * rest. */
+ * admin for those that change certificates, CA bundles or tokens (or import), events for
+ * `event send`, operator for the rest (webhook replay too, which changes traffic, not
+ * configuration). */
 enum cg_cli_role cg_cli_cmd_role(const struct cg_cli_cmd *c);
+/* Whether a token of role have may run c: events runs `event send` only, which operator and
+ * admin may run too; otherwise the order viewer < operator < admin. */
+bool cg_cli_role_allows(enum cg_cli_role have, const struct cg_cli_cmd *c);
 
 /* Runs one command: a command that changes the store runs in one transaction with its audit
  * record (actor, action "group name", object "kind/name", before and after), so that either
@@ -120,11 +126,20 @@ extern const struct cg_cli_cmd cg_cli_site_cmds[];
 extern const struct cg_cli_cmd cg_cli_profile_cmds[];
 extern const struct cg_cli_cmd cg_cli_token_cmds[];
 extern const struct cg_cli_cmd cg_cli_audit_cmds[];
+extern const struct cg_cli_cmd cg_cli_webhook_cmds[];
+extern const struct cg_cli_cmd cg_cli_event_cmds[];
 
 /* The hash under which an admin API token is stored (cmd_token.c): the lowercase hex SHA-256 of
  * the whole token as `token add` printed it ("cg_" and 64 hex); the API hashes a request's bearer
  * token with it to look the token up (cg_store_token_find). */
 CG_RESULT cg_cli_token_hash(const char *token, size_t len, char out[65]);
+
+/* Stores an event of type (an event type: cg_store_event_type_valid) with data_json (the text of
+ * a JSON object) under a new id ("evt_" and 32 random hex, written to id) together with its
+ * deliveries, one per subscribed webhook (*n_deliveries; may be NULL) (cmd_event.c). Inside the
+ * caller's transaction when one is open. */
+CG_RESULT cg_cli_event_store(struct cg_cli *cli, const char *type, const char *data_json, char id[40],
+                             size_t *n_deliveries, struct cg_err *err);
 
 /* Entry point: runs argv and returns the exit status. extra: more commands (the app's `serve`,
  * which the CLI library may not link itself: it starts event loops), terminated by {0}; may be
@@ -172,6 +187,9 @@ CG_RESULT cg_cli_json_out(struct cg_cli *cli, json_t *v);
 /* A password from --password-env VAR or --password-file F. *out is NULL when neither was
  * given. Free with cg_free_secret_str. */
 CG_RESULT cg_cli_password(const struct cg_cli_args *a, char **out, struct cg_err *err);
+/* A webhook's signing secret, the same way from --secret-env VAR or --secret-file F (or the
+ * request's, a->secret). */
+CG_RESULT cg_cli_secret(const struct cg_cli_args *a, char **out, struct cg_err *err);
 /* Prompts on the terminal without echo; CG_EUSAGE when stdin is not a terminal. */
 CG_RESULT cg_cli_prompt_password(const char *prompt, char **out, struct cg_err *err);
 bool cg_cli_interactive(void);

@@ -73,8 +73,8 @@ static int role_get(const char *name, const char *v, enum cg_cli_role *role, str
         cg_err_set(err, CG_EUSAGE, "token '%s': unknown role '%s'", name, v);
     else
         cg_err_set(err, CG_EUSAGE, "token '%s': no role given", name);
-    return cg_err_hint(err, "give --role viewer (reads), operator (also changes pins, upstreams, sites, profiles "
-                            "and rules) or admin (also certificates and tokens)");
+    return cg_err_hint(err, "give --role viewer (reads), operator (also changes pins, upstreams, sites, profiles, "
+                            "rules and webhooks), admin (also certificates and tokens) or events (posts events only)");
 }
 
 /* "2026-11-22T14:30:00Z", or JSON null for 0 (never). */
@@ -211,7 +211,7 @@ static int run_show(struct cg_cli *cli, const struct cg_cli_args *a, struct cg_e
 }
 
 const struct cg_cli_cmd cg_cli_token_cmds[] = {
-    {"token", "add", "NAME --role viewer|operator|admin [--expires DAYS] [--json]",
+    {"token", "add", "NAME --role viewer|operator|admin|events [--expires DAYS] [--json]",
      "make an admin API token; it is printed once (certgate keeps only its hash); --expires 1 to 3650 days", 1, 1,
      add_opts, run_add, "token", NULL},
     {"token", "list", "[--json]", "list tokens: role, created, expiry, last use (never the token)", 0, 0, NULL,

@@ -122,9 +122,11 @@ int cg_cli_snapshot(struct cg_cli *cli, struct cg_snapshot **out, struct cg_err 
 {
     *out = NULL;
     CG_GUARD(cg_cli_store(cli, false, err));
-    enum cg_log_level level = cg_log_get_level(); /* the CLI's, or the daemon's (admin API) */
-    cg_log_set_level(CG_LOG_ERROR);
+    /* the CLI's level is lowered for the load; the daemon's (admin API) is left alone: its workers
+     * log too, and the load's warnings are the ones its reloads log anyway */
+    enum cg_log_level level = cg_log_get_level();
+    if (!cli->api) cg_log_set_level(CG_LOG_ERROR);
     int rc = cg_snapshot_load(cli->store, cli->env, NULL, out, err);
-    cg_log_set_level(level);
+    if (!cli->api) cg_log_set_level(level);
     return rc;
 }

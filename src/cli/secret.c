@@ -14,25 +14,31 @@
 
 bool cg_cli_interactive(void) { return isatty(STDIN_FILENO) && isatty(STDERR_FILENO); }
 
-int cg_cli_password(const struct cg_cli_args *a, char **out, struct cg_err *err)
+/* A secret from --<what>-env VAR or --<what>-file F (its first line), or given inline (the admin
+ * API's request). */
+static int secret_get(const struct cg_cli_args *a, const char *given, const char *what, char **out,
+                      struct cg_err *err)
 {
     *out = NULL;
-    if (a->password) { /* given with the request (admin API) */
-        *out = cg_strdup(a->password);
+    if (given) {
+        *out = cg_strdup(given);
         CG_ENSURE(*out, CG_ENOMEM);
         return 0;
     }
-    const char *var = cg_cli_opt(a, "password-env");
-    const char *file = cg_cli_opt(a, "password-file");
+    char env_opt[32], file_opt[32];
+    snprintf(env_opt, sizeof(env_opt), "%s-env", what);
+    snprintf(file_opt, sizeof(file_opt), "%s-file", what);
+    const char *var = cg_cli_opt(a, env_opt);
+    const char *file = cg_cli_opt(a, file_opt);
     if (var && file) {
-        cg_err_set(err, CG_EUSAGE, "give --password-env or --password-file, not both");
+        cg_err_set(err, CG_EUSAGE, "give --%s or --%s, not both", env_opt, file_opt);
         return CG_EUSAGE;
     }
     if (var) {
         const char *v = getenv(var);
         if (!v) {
-            cg_err_set(err, CG_EUSAGE, "--password-env %s: the variable %s is not set", var, var);
-            return cg_err_hint(err, "export %s=... first, or use --password-file", var);
+            cg_err_set(err, CG_EUSAGE, "--%s %s: the variable %s is not set", env_opt, var, var);
+            return cg_err_hint(err, "export %s=... first, or use --%s", var, file_opt);
         }
         *out = cg_strdup(v);
         CG_ENSURE(*out, CG_ENOMEM);
@@ -44,9 +50,9 @@ int cg_cli_password(const struct cg_cli_args *a, char **out, struct cg_err *err)
         int rc = cg_file_read(file, &b, err);
         if (rc < 0) {
             cg_buf_cleanup(&b);
-            return cg_err_prefix(err, "--password-file");
+            return cg_err_prefix(err, "--%s", file_opt);
         }
-        /* the first line; a trailing newline (and CR) is not part of the password */
+        /* the first line; a trailing newline (and CR) is not part of the secret */
         size_t n = 0;
         while (n < b.len && b.ptr[n] != '\n') n++;
         if (n && b.ptr[n - 1] == '\r') n--;
@@ -56,6 +62,16 @@ int cg_cli_password(const struct cg_cli_args *a, char **out, struct cg_err *err)
         return 0;
     }
     return 0;
+}
+
+int cg_cli_password(const struct cg_cli_args *a, char **out, struct cg_err *err)
+{
+    return secret_get(a, a->password, "password", out, err);
+}
+
+int cg_cli_secret(const struct cg_cli_args *a, char **out, struct cg_err *err)
+{
+    return secret_get(a, a->secret, "secret", out, err);
 }
 
 int cg_cli_prompt_password(const char *prompt, char **out, struct cg_err *err)

@@ -475,6 +475,13 @@ UINT_KEY(key_limit_body, limit_body_bytes, 0, 4294967295u)
 UINT_KEY(key_limit_connections, limit_connections, 1, 1000000)
 UINT_KEY(key_reload, reload_ms, 50, 60000)
 UINT_KEY(key_admin_upload, admin_max_upload_bytes, 1024, 64u * 1024 * 1024)
+UINT_KEY(key_webhook_poll, webhook_poll_ms, 10, 60000)
+UINT_KEY(key_webhook_retry_base, webhook_retry_base_ms, 10, 86400000)
+UINT_KEY(key_webhook_retry_max, webhook_retry_max_ms, 10, 604800000)
+UINT_KEY(key_webhook_attempts, webhook_max_attempts, 1, 1000)
+UINT_KEY(key_webhook_timeout, webhook_timeout_ms, 100, 600000)
+UINT_KEY(key_webhook_concurrency, webhook_concurrency, 1, 10000)
+UINT_KEY(key_webhook_per_webhook, webhook_per_webhook, 1, 10000)
 
 static int key_egress_connect(struct parser *p, const char *path, yaml_event_t *v)
 {
@@ -622,6 +629,19 @@ static int key_admin(struct parser *p, const char *path, yaml_event_t *v)
 {
     return want_mapping(p, path, v, admin_keys, CG_ARRAY_LEN(admin_keys));
 }
+static const struct key webhook_keys[] = {
+    {"poll_ms", key_webhook_poll},
+    {"retry_base_ms", key_webhook_retry_base},
+    {"retry_max_ms", key_webhook_retry_max},
+    {"max_attempts", key_webhook_attempts},
+    {"timeout_ms", key_webhook_timeout},
+    {"concurrency", key_webhook_concurrency},
+    {"per_webhook", key_webhook_per_webhook},
+};
+static int key_webhooks(struct parser *p, const char *path, yaml_event_t *v)
+{
+    return want_mapping(p, path, v, webhook_keys, CG_ARRAY_LEN(webhook_keys));
+}
 static int key_egress(struct parser *p, const char *path, yaml_event_t *v)
 {
     return want_mapping(p, path, v, egress_keys, CG_ARRAY_LEN(egress_keys));
@@ -653,6 +673,7 @@ static const struct key top_keys[] = {
     {"log", key_log},
     {"egress", key_egress},
     {"admin", key_admin},
+    {"webhooks", key_webhooks},
     {"timeouts", key_timeouts},
     {"limits", key_limits},
     {"reload_ms", key_reload},

@@ -34,6 +34,14 @@
  *     client_ca: ops-ca                # ask for client certificates from this CA bundle; one that
  *                                      # verifies signs in as admin (actor "cert:<subject CN>")
  *     max_upload_bytes: 1048576        # bodies of API requests; larger ones get 413
+ *   webhooks:                          # the dispatcher (docs/webhooks.md)
+ *     poll_ms: 250                     # how often the store is asked for due deliveries
+ *     retry_base_ms: 5000              # the delay before the first retry (then doubling, jittered)
+ *     retry_max_ms: 3600000            # no delay is longer (Retry-After included)
+ *     max_attempts: 12                 # then the delivery is failed (it can be replayed)
+ *     timeout_ms: 10000                # connect + TLS + response head of one attempt
+ *     concurrency: 64                  # deliveries in flight in all
+ *     per_webhook: 4                   # deliveries in flight to one webhook
  *
  * Unknown keys, wrong types and bad values are refused with a message naming the file, the line
  * and the key: "certgate.yaml:7: unknown key 'lisen' in 'listen'..." (hint lists the known keys). */
@@ -82,6 +90,14 @@ struct cg_config {
     char *admin_client_ca;              /* admin.client_ca: a CA bundle: HTTPS asks for client certificates,
                                          * and a verified one signs in as admin */
     uint32_t admin_max_upload_bytes;    /* admin.max_upload_bytes: request bodies (1 MiB) */
+    /* webhooks.*: 0 when not given, which leaves the dispatcher's default (webhook/webhook.h) */
+    uint32_t webhook_poll_ms;           /* webhooks.poll_ms (250) */
+    uint32_t webhook_retry_base_ms;     /* webhooks.retry_base_ms (5000) */
+    uint32_t webhook_retry_max_ms;      /* webhooks.retry_max_ms (3600000) */
+    uint32_t webhook_max_attempts;      /* webhooks.max_attempts (12) */
+    uint32_t webhook_timeout_ms;        /* webhooks.timeout_ms (10000) */
+    uint32_t webhook_concurrency;       /* webhooks.concurrency (64) */
+    uint32_t webhook_per_webhook;       /* webhooks.per_webhook (4) */
 };
 
 void cg_config_init(struct cg_config *c);

@@ -1,8 +1,9 @@
 /* Loading a configuration snapshot: one read transaction, every stored row parsed by the same
  * rules the CLI applied before storing it (a row that breaks them fails the load, naming it), and
- * the lookups the hot path makes (certificates, upstreams, the domain of a server name, sites).
- * The ingress part turns names into indexes once here, so that the per-request access decision
- * (access.c) and the per-handshake domain lookup follow no names and allocate nothing. */
+ * the lookups the hot path makes (certificates, upstreams, the domain of a server name, sites,
+ * webhooks). The ingress part turns names into indexes once here, so that the per-request access
+ * decision (access.c) and the per-handshake domain lookup follow no names and allocate nothing;
+ * webhooks get theirs too, and their secrets unsealed, once per load rather than per delivery. */
 #include "config/snapshot.h"
 
 #include <stdio.h>
@@ -53,6 +54,18 @@ static void site_cleanup(struct cg_snapshot_site *site)
     cg_free(site->client_cas);
 }
 
+static void webhook_cleanup(struct cg_snapshot_webhook *w)
+{
+    cg_free(w->name);
+    cg_free(w->url);
+    cg_free(w->host);
+    cg_free(w->path);
+    if (w->secret) cg_wipe(w->secret, w->secret_len);
+    cg_free(w->secret);
+    for (size_t i = 0; i < w->n_events; i++) cg_free(w->events[i]);
+    cg_free(w->events);
+}
+
 struct cg_snapshot *cg_snapshot_ref(struct cg_snapshot *s)
 {
     if (s) atomic_fetch_add(&s->refs, 1);
@@ -72,6 +85,8 @@ void cg_snapshot_unref(struct cg_snapshot *s)
     cg_free(s->sites);
     for (size_t i = 0; i < s->n_domains; i++) cg_free(s->domains[i].host);
     cg_free(s->domains);
+    for (size_t i = 0; i < s->n_webhooks; i++) webhook_cleanup(&s->webhooks[i]);
+    cg_free(s->webhooks);
     cg_pin_table_free(s->pins);
     cg_free(s->env);
     cg_free(s);
@@ -161,6 +176,11 @@ static int name_search(const void *items, size_t n, size_t size, const char *nam
 int cg_snapshot_site_find(const struct cg_snapshot *s, const char *name)
 {
     return name_search(s->sites, s->n_sites, sizeof(*s->sites), name);
+}
+
+int cg_snapshot_webhook_find(const struct cg_snapshot *s, const char *name)
+{
+    return name_search(s->webhooks, s->n_webhooks, sizeof(*s->webhooks), name);
 }
 
 static int profile_find(const struct cg_snapshot *s, const char *name)
@@ -715,6 +735,93 @@ static int load_domains(struct cg_snapshot *s, const struct cg_store_site_list *
     return rc < 0 ? rc : sort_domains(s, env, err);
 }
 
+/* ---- loading: webhooks ---- */
+
+/* The URL by the rules its writer applied (https, host, port, path: config/upstream.h), and the
+ * path the POST goes to as the URL writes it (a trailing '/' is the receiver's business). */
+static int webhook_url(const struct cg_store_webhook *row, struct cg_snapshot_webhook *w, struct cg_err *err)
+{
+    CG_ENSURE(w->url = cg_strdup(row->url), CG_ENOMEM);
+    struct cg_upstream_url url;
+    CG_GUARD(cg_config_upstream_url_parse(row->name, row->url, &url, err));
+    w->host = url.host;
+    w->port = url.port;
+    url.host = NULL;
+    cg_config_upstream_url_cleanup(&url);
+    const char *p = strstr(row->url, "://") + 3; /* the parser found it */
+    p += strcspn(p, "/");
+    CG_ENSURE(w->path = cg_strdup(*p ? p : "/"), CG_ENOMEM);
+    return 0;
+}
+
+static int webhook_cert(const struct cg_snapshot *s, const char *webhook, const char *name, enum cg_cert_kind kind,
+                        int *out, struct cg_err *err)
+{
+    int c = cg_snapshot_cert_find(s, name);
+    if (c < 0 || s->certs[c].kind != kind)
+        return cg_err_set(err, CG_ESTORE, "webhook '%s' names '%s', which is not a %s in the store", webhook, name,
+                          kind == CG_CERT_CA ? "CA bundle" : "client certificate");
+    *out = c;
+    return 0;
+}
+
+/* The HMAC secret, unsealed with the master key (its AAD is the webhook's id); without a master
+ * key (the CLI's checks) it stays sealed and the webhook looks unsigned. */
+static int webhook_secret(const struct cg_store_webhook *row, const uint8_t *master, struct cg_snapshot_webhook *w,
+                          struct cg_err *err)
+{
+    if (!row->secret_blob || !master) return 0;
+    struct cg_buf plain;
+    cg_buf_init_secret(&plain, 4096);
+    int rc = cg_pki_secret_unseal(master, cg_slice_str(row->id), cg_slice_make(row->secret_blob, row->secret_blob_len),
+                                  &plain, err);
+    if (rc == 0 && plain.len == 0) rc = cg_err_set(err, CG_ESTORE, "the secret is empty");
+    if (rc < 0) {
+        cg_buf_cleanup(&plain);
+        return rc == CG_ENOMEM ? rc : cg_err_prefix(err, "webhook '%s': its secret", row->name);
+    }
+    w->secret = cg_buf_steal(&plain, &w->secret_len);
+    return 0;
+}
+
+static int load_webhook(const struct cg_snapshot *s, const struct cg_store_webhook *row, const uint8_t *master,
+                        struct cg_snapshot_webhook *w, struct cg_err *err)
+{
+    CG_ENSURE(w->name = cg_strdup(row->name), CG_ENOMEM);
+    CG_GUARD(webhook_url(row, w, err));
+    CG_GUARD(webhook_cert(s, row->name, row->client_cert ? row->client_cert : "", CG_CERT_CLIENT, &w->cert, err));
+    w->ca = -1;
+    if (row->ca) CG_GUARD(webhook_cert(s, row->name, row->ca, CG_CERT_CA, &w->ca, err));
+    w->ca_only = row->trust == CG_WEBHOOK_TRUST_CA_ONLY;
+    if (w->ca_only && w->ca < 0)
+        return cg_err_set(err, CG_ESTORE, "webhook '%s' trusts its ca only, but names no ca", row->name);
+    if (row->n_events) CG_ENSURE(w->events = cg_calloc(row->n_events, sizeof(*w->events)), CG_ENOMEM);
+    for (; w->n_events < row->n_events; w->n_events++)
+        CG_ENSURE(w->events[w->n_events] = cg_strdup(row->events[w->n_events]), CG_ENOMEM);
+    w->disabled = row->disabled;
+    return webhook_secret(row, master, w, err);
+}
+
+static int webhook_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct cg_snapshot_webhook *)a)->name, ((const struct cg_snapshot_webhook *)b)->name);
+}
+
+static int load_webhooks(struct cg_snapshot *s, const struct cg_store_webhook_list *rows, const uint8_t *master,
+                         const char *env, struct cg_err *err)
+{
+    if (rows->n == 0) return 0;
+    CG_ENSURE(s->webhooks = cg_calloc(rows->n, sizeof(*s->webhooks)), CG_ENOMEM);
+    for (size_t i = 0; i < rows->n; i++) {
+        s->n_webhooks++;
+        int rc = load_webhook(s, &rows->items[i], master, &s->webhooks[i], err);
+        if (rc < 0) return named_row_refused(err, rc, "a webhook", "webhook", rows->items[i].name, env);
+    }
+    /* ordered by strcmp whatever the backend's collation: cg_snapshot_webhook_find searches by halves */
+    qsort(s->webhooks, s->n_webhooks, sizeof(*s->webhooks), webhook_cmp);
+    return 0;
+}
+
 /* ---- the load ---- */
 
 struct rows {
@@ -724,6 +831,7 @@ struct rows {
     struct cg_store_profile_list profiles;
     struct cg_store_site_list sites;
     struct cg_store_rule_list rules;
+    struct cg_store_webhook_list webhooks;
 };
 
 static void rows_cleanup(struct rows *r)
@@ -734,6 +842,7 @@ static void rows_cleanup(struct rows *r)
     cg_store_profile_list_cleanup(&r->profiles);
     cg_store_site_list_cleanup(&r->sites);
     cg_store_rule_list_cleanup(&r->rules);
+    cg_store_webhook_list_cleanup(&r->webhooks);
 }
 
 /* One read transaction: the revision matches the objects read. */
@@ -747,6 +856,7 @@ static int rows_read(struct cg_store *store, const char *env, uint64_t *revision
     if (rc == 0) rc = cg_store_profile_list(store, env, &r->profiles, err);
     if (rc == 0) rc = cg_store_site_list(store, env, &r->sites, err);
     if (rc == 0) rc = cg_store_rule_list(store, env, NULL, &r->rules, err);
+    if (rc == 0) rc = cg_store_webhook_list(store, env, &r->webhooks, err);
     /* Read only, yet a commit when it worked: inside a caller's transaction a rollback would
      * doom the caller's changes (store.h: transactions nest). */
     if (rc == 0) rc = cg_store_commit(store, err);
@@ -761,7 +871,8 @@ static int build(struct cg_snapshot *s, struct rows *r, const char *env, const u
     CG_GUARD(load_upstreams(s, &r->ups, env, err));
     CG_GUARD(load_profiles(s, &r->profiles, env, err));
     CG_GUARD(load_sites(s, &r->sites, &r->rules, env, err));
-    return load_domains(s, &r->sites, env, err);
+    CG_GUARD(load_domains(s, &r->sites, env, err));
+    return load_webhooks(s, &r->webhooks, master, env, err);
 }
 
 int cg_snapshot_load(struct cg_store *store, const char *env, const uint8_t *master,

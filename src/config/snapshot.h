@@ -97,6 +97,23 @@ struct cg_snapshot_domain {
     bool mtls_domain;          /* the site's dedicated mTLS host name: always `required` */
 };
 
+/* A webhook, ready for the dispatcher (issue 6). */
+struct cg_snapshot_webhook {
+    char *name;
+    char *url;
+    char *host;              /* from the URL, lowercase, without IPv6 brackets */
+    uint16_t port;           /* 443 when the URL has none */
+    char *path;              /* the URL's path and query, "/" when empty */
+    int cert;                /* index into certs[]: the client certificate presented */
+    int ca;                  /* index into certs[] (kind ca), or -1 */
+    bool ca_only;            /* trust the ca alone (else the system roots and the ca) */
+    uint8_t *secret;         /* unsealed when loaded with a master key; NULL: unsigned */
+    size_t secret_len;
+    char **events;           /* n_events == 0: every type */
+    size_t n_events;
+    bool disabled;
+};
+
 struct cg_snapshot {
     _Atomic long refs;
     uint64_t revision;
@@ -112,6 +129,8 @@ struct cg_snapshot {
     size_t n_sites;
     struct cg_snapshot_domain *domains;   /* ordered by host (exact and wildcard entries alike) */
     size_t n_domains;
+    struct cg_snapshot_webhook *webhooks; /* ordered by name */
+    size_t n_webhooks;
 };
 
 /* Loads the environment's state. master may be NULL: private keys are then not decrypted (the
@@ -131,5 +150,7 @@ int cg_snapshot_upstream_find(const struct cg_snapshot *s, struct cg_slice name)
 int cg_snapshot_domain_find(const struct cg_snapshot *s, struct cg_slice host);
 /* Index of the site named name, or -1. */
 int cg_snapshot_site_find(const struct cg_snapshot *s, const char *name);
+/* Index of the webhook named name, or -1. */
+int cg_snapshot_webhook_find(const struct cg_snapshot *s, const char *name);
 
 #endif

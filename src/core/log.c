@@ -1,16 +1,20 @@
 #include "core/log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/time.h"
 
-static enum cg_log_level g_level = CG_LOG_INFO;
+static _Atomic int g_level = CG_LOG_INFO; /* read by every thread */
 
-void cg_log_set_level(enum cg_log_level level) { g_level = level; }
-enum cg_log_level cg_log_get_level(void) { return g_level; }
+void cg_log_set_level(enum cg_log_level level) { atomic_store_explicit(&g_level, (int)level, memory_order_relaxed); }
+enum cg_log_level cg_log_get_level(void)
+{
+    return (enum cg_log_level)atomic_load_explicit(&g_level, memory_order_relaxed);
+}
 
 int cg_log_level_parse(const char *s, enum cg_log_level *out)
 {
@@ -26,7 +30,7 @@ int cg_log_level_parse(const char *s, enum cg_log_level *out)
 void cg_log(enum cg_log_level level, const char *fmt, ...)
 {
     static const char *tags[] = {"debug", "info", "warn", "error"};
-    if (level < g_level) return;
+    if ((int)level < atomic_load_explicit(&g_level, memory_order_relaxed)) return;
     char ts[40];
     cg_time_rfc3339(time(NULL), ts, sizeof(ts));
     char line[2048];

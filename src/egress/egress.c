@@ -67,30 +67,6 @@ static void error_fields(struct cg_proxy *p, json_t *o)
     json_object_set_new(o, "certificate", c ? json_string(c->name) : json_null());
 }
 
-static const char *alert_name(int alert)
-{
-    switch (alert) {
-    case 40: return "handshake_failure";
-    case 42: return "bad_certificate";
-    case 43: return "unsupported_certificate";
-    case 44: return "certificate_revoked";
-    case 45: return "certificate_expired";
-    case 46: return "certificate_unknown";
-    case 47: return "illegal_parameter";
-    case 48: return "unknown_ca";
-    case 49: return "access_denied";
-    case 50: return "decode_error";
-    case 51: return "decrypt_error";
-    case 70: return "protocol_version";
-    case 80: return "internal_error";
-    case 112: return "unrecognized_name";
-    case 116: return "certificate_required";
-    case 120: return "no_application_protocol";
-    case -1: return "none";
-    default: return "other";
-    }
-}
-
 /* The TLS failure of a dial, or of the first read after a TLS 1.3 handshake (where the server's
  * verdict on our certificate arrives), as an answer that names the cause and the fix. */
 static void fail_tls(struct egress *s, const struct cg_tls_error *t)
@@ -120,7 +96,7 @@ static void fail_tls(struct egress *s, const struct cg_tls_error *t)
         snprintf(hint, sizeof(hint), "pin a client certificate for it: certgate pin set %s CERT", p->rq->host);
         cg_proxy_fail(p, 502, "client_certificate_required", hint,
                       "%s requires a client certificate and none is pinned for this destination (alert: %s)", p->rq->dest,
-                      alert_name(t->alert));
+                      cg_tls_alert_name(t->alert));
         return;
     case CG_TLS_CERT_REJECTED:
         snprintf(hint, sizeof(hint),
@@ -128,12 +104,12 @@ static void fail_tls(struct egress *s, const struct cg_tls_error *t)
                  "certgate pin set %s CERT",
                  p->rq->host, c ? c->name : "?", p->rq->host);
         cg_proxy_fail(p, 502, "client_certificate_rejected", hint, "%s rejected the client certificate '%s' (alert: %s)",
-                      p->rq->dest, c ? c->name : "?", alert_name(t->alert));
+                      p->rq->dest, c ? c->name : "?", cg_tls_alert_name(t->alert));
         return;
     default:
         cg_proxy_fail(p, 502, "tls_handshake_failed", NULL, "TLS with %s failed: %s%s%s", p->rq->dest,
                       t->detail[0] ? t->detail : "the connection closed", t->alert >= 0 ? "; alert: " : "",
-                      t->alert >= 0 ? alert_name(t->alert) : "");
+                      t->alert >= 0 ? cg_tls_alert_name(t->alert) : "");
         return;
     }
 }
@@ -353,6 +329,7 @@ static void request(struct cg_proxy *p, const struct cg_http_request *req)
 
 static const struct cg_proxy_ops egress_ops = {
     .listener = "egress",
+    .kind = CG_LISTENER_EGRESS,
     .size = sizeof(struct egress),
     .request = request,
     .dial_failed = dial_failed,

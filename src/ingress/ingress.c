@@ -21,32 +21,52 @@
 #include "core/str.h"
 #include "net/tls_server.h"
 
+/* An idle connection is parked after a second (proxy/park.h): a client that comes back sooner,
+ * as keep-alive clients under load do, finds its session as it left it. */
+#define PARK_AFTER_MS 1000
+
 void cg_ingress_config_defaults(struct cg_ingress_config *c)
 {
     memset(c, 0, sizeof(*c));
     cg_proxy_config_defaults(&c->proxy);
     c->proxy.release_idle_buffers = true;
+    c->proxy.park_after_ms = PARK_AFTER_MS;
 }
 
-/* The client certificate's facts, as the backend receives them; made once per connection. */
+/* What the connection keeps of its handshake, for all its requests; parked with it. */
+struct conn_facts {
+    struct cg_runtime *hs_rt;     /* the configuration of the handshake */
+    STACK_OF(X509) *chain;        /* a resumed session's verified chain; NULL: the SSL's own (a full
+                                   * handshake: SSL_get0_verified_chain), or none */
+    const char *hs_reason;        /* the client certificate's verification verdict, for the log */
+    int hs_site;                  /* the site of the handshake (index in hs_rt's snapshot) */
+    bool cert;                    /* the client presented a certificate that verified */
+    char sni[];                   /* the server name of the handshake, lowercase */
+};
+
+/* The client certificate's facts, as the backend receives them: made at the first request the
+ * certificate counts for, kept with the session (so not while the connection is parked). Inside
+ * the session rather than on the heap, as far as they fit: a connection that parks frees it whole. */
+#define IDENTITY_TEXT 512
+
 struct identity {
-    char *xfcc;            /* X-Forwarded-Client-Cert value */
-    char *subject, *issuer;/* RFC 2253 */
+    bool made;
+    const char *xfcc;      /* X-Forwarded-Client-Cert value */
+    const char *subject, *issuer; /* RFC 2253 */
     char serial[96];       /* hex */
     char sha256[65];       /* lowercase hex of the DER */
     char not_after[32];    /* RFC 3339 */
+    char *heap;            /* the three strings when they do not fit in text */
+    char text[IDENTITY_TEXT]; /* xfcc, subject and issuer, one after the other */
 };
 
 struct ingress {
     struct cg_proxy p; /* first */
-    const struct cg_ingress_config *cfg;
-    struct cg_runtime *hs_rt;     /* the configuration of the handshake (acc's indexes refer to it) */
+    struct cg_runtime *hs_rt;     /* during the handshake: its configuration (acc's indexes refer to
+                                   * it); then in c */
     struct cg_tls_accept *acc;    /* during the handshake only */
-    char *sni;                    /* the server name of the handshake, lowercase */
-    const char *hs_reason;        /* the client certificate's verification verdict, for the log */
-    int hs_site;                  /* the site of the handshake (index in hs_rt's snapshot) */
-    STACK_OF(X509) *chain;        /* the client's verified chain, or NULL */
-    struct identity *id;          /* facts of chain's leaf, or NULL */
+    struct conn_facts *c;         /* after the handshake */
+    struct identity id;           /* of the client certificate, once made */
 
     /* the request in flight: valid only while request_no is p->requests (they point into p->rt's
      * snapshot, which a later request may no longer hold) */
@@ -98,49 +118,32 @@ static int xfcc_field(struct cg_buf *b, const char *key, const char *value, size
     for (size_t i = 0; i < len; i++)
         if (strchr(",;=\"", value[i]) || value[i] == ' ') quote = true;
     if (quote) CG_GUARD(cg_buf_append(b, "\"", 1));
+    size_t run = 0; /* plain bytes go out in runs */
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)value[i];
-        if (c < 0x20 || c == 0x7f) c = '?';
-        if (c == '"' || c == '\\') CG_GUARD(cg_buf_append(b, "\\", 1));
-        CG_GUARD(cg_buf_append(b, &c, 1));
+        bool control = c < 0x20 || c == 0x7f, escape = c == '"' || c == '\\';
+        if (!control && !escape) continue;
+        CG_GUARD(cg_buf_append(b, value + run, i - run));
+        CG_GUARD(control ? cg_buf_append(b, "?", 1) : cg_buf_append(b, (const char[]){'\\', (char)c}, 2));
+        run = i + 1;
     }
+    CG_GUARD(cg_buf_append(b, value + run, len - run));
     if (quote) CG_GUARD(cg_buf_append(b, "\"", 1));
     return 0;
 }
 
-static void identity_free(struct identity *id)
+static void identity_clear(struct identity *id)
 {
-    if (!id) return;
-    cg_free(id->xfcc);
-    cg_free(id->subject);
-    cg_free(id->issuer);
-    cg_free(id);
+    cg_free(id->heap);
+    id->heap = NULL;
+    id->made = false;
 }
 
-static struct identity *identity_new(X509 *leaf)
+/* Appends the X-Forwarded-Client-Cert value of leaf (whose SHA-256 is in id) and a NUL. */
+static int xfcc_append(struct cg_buf *b, const struct identity *id, const char *subject, X509 *leaf)
 {
-    struct identity *id = cg_calloc(1, sizeof(*id));
-    if (!id) return NULL;
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    if (!X509_digest(leaf, EVP_sha256(), md, &mdlen) || mdlen != 32) goto fail;
-    cg_hex_encode(md, 32, id->sha256);
-    id->subject = name_text(X509_get_subject_name(leaf));
-    id->issuer = name_text(X509_get_issuer_name(leaf));
-    if (!id->subject || !id->issuer) goto fail;
-    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), NULL);
-    char *hex = bn ? BN_bn2hex(bn) : NULL;
-    cg_strlcpy(id->serial, hex ? hex : "", sizeof(id->serial));
-    OPENSSL_free(hex);
-    BN_free(bn);
-    struct tm tm;
-    if (ASN1_TIME_to_tm(X509_get0_notAfter(leaf), &tm))
-        strftime(id->not_after, sizeof(id->not_after), "%Y-%m-%dT%H:%M:%SZ", &tm);
-
-    struct cg_buf b;
-    cg_buf_init(&b, 16384);
-    int rc = xfcc_field(&b, "Hash", id->sha256, 64);
-    if (!rc) rc = xfcc_field(&b, "Subject", id->subject, strlen(id->subject));
+    int rc = xfcc_field(b, "Hash", id->sha256, 64);
+    if (!rc) rc = xfcc_field(b, "Subject", subject, strlen(subject));
     GENERAL_NAMES *sans = X509_get_ext_d2i(leaf, NID_subject_alt_name, NULL, NULL);
     for (int kind = 0; kind < 2 && !rc; kind++) { /* URIs first, then DNS names, as Envoy writes them */
         for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans) && !rc; i++) {
@@ -148,21 +151,70 @@ static struct identity *identity_new(X509 *leaf)
             int want = kind == 0 ? GEN_URI : GEN_DNS;
             if (g->type != want) continue;
             const ASN1_IA5STRING *s = kind == 0 ? g->d.uniformResourceIdentifier : g->d.dNSName;
-            rc = xfcc_field(&b, kind == 0 ? "URI" : "DNS", (const char *)ASN1_STRING_get0_data(s),
+            rc = xfcc_field(b, kind == 0 ? "URI" : "DNS", (const char *)ASN1_STRING_get0_data(s),
                             (size_t)ASN1_STRING_length(s));
         }
     }
     GENERAL_NAMES_free(sans);
-    if (!rc) rc = cg_buf_append(&b, "", 1);
+    return rc ? rc : cg_buf_append(b, "", 1);
+}
+
+/* The text strings, one after the other in b, into id: into its own text when they fit (b is
+ * freed), else b's memory becomes id->heap. */
+static void identity_texts(struct identity *id, struct cg_buf *b, size_t subject_at, size_t issuer_at)
+{
+    char *t = (char *)b->ptr;
+    if (b->len <= sizeof(id->text)) {
+        memcpy(id->text, b->ptr, b->len);
+        t = id->text;
+        cg_buf_cleanup(b);
+    } else {
+        id->heap = t;
+    }
+    id->xfcc = t;
+    id->subject = t + subject_at;
+    id->issuer = t + issuer_at;
+}
+
+static int identity_make(struct identity *id, X509 *leaf)
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    if (!X509_digest(leaf, EVP_sha256(), md, &mdlen) || mdlen != 32) return CG_ECERT;
+    cg_hex_encode(md, 32, id->sha256);
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), NULL);
+    char *hex = bn ? BN_bn2hex(bn) : NULL;
+    cg_strlcpy(id->serial, hex ? hex : "", sizeof(id->serial));
+    OPENSSL_free(hex);
+    BN_free(bn);
+    struct tm tm;
+    id->not_after[0] = '\0';
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(leaf), &tm))
+        strftime(id->not_after, sizeof(id->not_after), "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+    char *subject = name_text(X509_get_subject_name(leaf));
+    char *issuer = name_text(X509_get_issuer_name(leaf));
+    struct cg_buf b;
+    cg_buf_init(&b, 16384);
+    size_t subject_at = 0, issuer_at = 0;
+    int rc = subject && issuer ? xfcc_append(&b, id, subject, leaf) : CG_ENOMEM;
+    if (!rc) {
+        subject_at = b.len;
+        rc = cg_buf_append(&b, subject, strlen(subject) + 1);
+    }
+    if (!rc) {
+        issuer_at = b.len;
+        rc = cg_buf_append(&b, issuer, strlen(issuer) + 1);
+    }
+    cg_free(subject);
+    cg_free(issuer);
     if (rc) {
         cg_buf_cleanup(&b);
-        goto fail;
+        return rc;
     }
-    id->xfcc = (char *)b.ptr; /* the buffer's memory becomes the string */
-    return id;
-fail:
-    identity_free(id);
-    return NULL;
+    identity_texts(id, &b, subject_at, issuer_at);
+    id->made = true;
+    return 0;
 }
 
 /* ---- hooks ---- */
@@ -174,21 +226,29 @@ static bool request_current(const struct ingress *s)
     return s->p.rt && s->request_no == s->p.requests;
 }
 
-/* The name of the site the handshake chose, "-" when none (it holds hs_rt for the connection). */
+/* The name of the site the handshake chose, "-" when none (the connection holds its runtime). */
 static const char *handshake_site(const struct ingress *s)
 {
-    const struct cg_snapshot *snap = s->hs_rt ? s->hs_rt->snap : NULL;
-    int site = s->acc ? s->acc->site : s->hs_site;
+    const struct cg_runtime *rt = s->c ? s->c->hs_rt : s->hs_rt;
+    const struct cg_snapshot *snap = rt ? rt->snap : NULL;
+    int site = s->acc ? s->acc->site : s->c ? s->c->hs_site : -1;
     return snap && site >= 0 && (size_t)site < snap->n_sites ? snap->sites[site].name : "-";
+}
+
+/* The client's verified chain (leaf first), or NULL. */
+static STACK_OF(X509) *client_chain(const struct ingress *s)
+{
+    if (!s->c || !s->c->cert) return NULL;
+    return s->c->chain ? s->c->chain : SSL_get0_verified_chain(s->p.client.ssl);
 }
 
 static void log_fill(struct cg_proxy *p, struct cg_access_entry *e)
 {
     struct ingress *s = (struct ingress *)p;
     bool current = request_current(s);
-    if (s->id && current && s->cert_ok) {
-        e->cert = s->id->subject;
-        e->fingerprint = s->id->sha256;
+    if (s->id.made && current && s->cert_ok) {
+        e->cert = s->id.subject;
+        e->fingerprint = s->id.sha256;
     }
     if (p->client.ssl) {
         e->tls_version = SSL_get_version(p->client.ssl);
@@ -199,8 +259,8 @@ static void log_fill(struct cg_proxy *p, struct cg_access_entry *e)
         e->rule = s->verdict.rule;
         e->profile = s->verdict.profile;
         e->reason = s->verdict.reason;
-    } else if (s->hs_reason && s->hs_reason[0]) {
-        e->reason = s->hs_reason;
+    } else if (s->c && s->c->hs_reason && s->c->hs_reason[0]) {
+        e->reason = s->c->hs_reason;
     }
 }
 
@@ -232,13 +292,29 @@ static const char *failure_word(enum cg_tls_accept_failure f)
 
 /* A refused handshake gets an access-log line of its own: the method is "-", the target the
  * server name asked for, and the reason why (the client certificate's, when that was it). */
+static void handshake_count(struct cg_proxy *p, const struct cg_tls_accept *acc)
+{
+    struct cg_metrics *m = &p->w->metrics;
+    if (acc->failure == CG_TLS_ACCEPT_OK) {
+        cg_counter_add(&m->handshakes, 1);
+        cg_counter_add(&m->verifications[acc->presented ? CG_VERIFY_SUCCESS : CG_VERIFY_NONE], 1);
+        return;
+    }
+    if ((unsigned)acc->failure - 1 < CG_METRICS_HS_REASONS) cg_counter_add(&m->handshake_failures[acc->failure - 1], 1);
+    if (acc->failure == CG_TLS_ACCEPT_CERT_INVALID)
+        cg_counter_add(&m->verifications[cg_metrics_verify_of(acc->reason)], 1);
+    else if (acc->failure == CG_TLS_ACCEPT_CERT_REQUIRED)
+        cg_counter_add(&m->verifications[CG_VERIFY_NONE], 1);
+}
+
 static void handshake_failed(struct cg_proxy *p)
 {
     struct ingress *s = (struct ingress *)p;
-    if (!p->cfg->log) return;
     /* a connection that closed before its ClientHello (a port probe, a load balancer's health
-     * check) is no refusal worth a line */
+     * check) is no refusal worth a line or a count */
     if (!s->acc || (s->acc->failure == CG_TLS_ACCEPT_PROTOCOL && SSL_get_state(p->client.ssl) == TLS_ST_BEFORE)) return;
+    handshake_count(p, s->acc);
+    if (!p->cfg->log) return;
     const char *reason = s->acc->reason && s->acc->reason[0] ? s->acc->reason : NULL;
     if (!reason && s->acc->failure == CG_TLS_ACCEPT_CERT_REQUIRED) reason = "no_certificate";
     struct cg_access_entry e = {
@@ -257,35 +333,46 @@ static void handshake_failed(struct cg_proxy *p)
     cg_access_log_write(p->cfg->log, &e);
 }
 
+static void facts_free(struct conn_facts *c)
+{
+    if (!c) return;
+    sk_X509_pop_free(c->chain, X509_free);
+    cg_runtime_unref(c->hs_rt);
+    cg_free(c);
+}
+
 static bool handshake_done(struct cg_proxy *p)
 {
     struct ingress *s = (struct ingress *)p;
-    s->chain = cg_tls_server_client_chain(p->client.ssl, s->hs_rt, s->acc);
-    if (!s->chain && s->acc->presented) {
+    bool owned = false;
+    STACK_OF(X509) *chain = cg_tls_server_client_chain(p->client.ssl, s->hs_rt, s->acc, &owned);
+    if (!chain && s->acc->presented) {
         /* a resumed session whose certificate no longer verifies */
         s->acc->failure = CG_TLS_ACCEPT_CERT_INVALID;
         handshake_failed(p);
         cg_proxy_close(p);
         return false;
     }
+    handshake_count(p, s->acc);
     /* what the connection keeps of its handshake: the accept record (half a KiB) goes */
-    s->sni = cg_strdup(s->acc->server_name);
-    s->hs_reason = s->acc->reason;
-    s->hs_site = s->acc->site;
-    cg_tls_server_detach(p->client.ssl);
-    cg_free(s->acc);
-    s->acc = NULL;
-    if (!s->sni) {
+    size_t n = strlen(s->acc->server_name);
+    struct conn_facts *c = cg_malloc(sizeof(*c) + n + 1);
+    if (!c) {
+        if (owned) sk_X509_pop_free(chain, X509_free);
         cg_proxy_close(p);
         return false;
     }
-    if (s->chain && sk_X509_num(s->chain) > 0) {
-        s->id = identity_new(sk_X509_value(s->chain, 0));
-        if (!s->id) {
-            cg_proxy_close(p);
-            return false;
-        }
-    }
+    c->hs_rt = s->hs_rt;
+    s->hs_rt = NULL;
+    c->chain = owned ? chain : NULL;
+    c->cert = chain != NULL;
+    c->hs_reason = s->acc->reason;
+    c->hs_site = s->acc->site;
+    memcpy(c->sni, s->acc->server_name, n + 1);
+    s->c = c;
+    cg_tls_server_detach(p->client.ssl);
+    cg_free(s->acc);
+    s->acc = NULL;
     return true;
 }
 
@@ -360,14 +447,14 @@ static int write_head(struct ingress *s, const struct cg_http_request *req)
     CG_GUARD(add_header(p, "X-Forwarded-For", ip));
     CG_GUARD(add_header(p, "X-Forwarded-Proto", "https"));
     CG_GUARD(cg_http_write_header(&p->to_up, cg_slice_str("X-Forwarded-Host"), req->host));
-    if (s->cert_ok && s->id) {
-        CG_GUARD(add_header(p, "X-Forwarded-Client-Cert", s->id->xfcc));
+    if (s->cert_ok && s->id.made) {
+        CG_GUARD(add_header(p, "X-Forwarded-Client-Cert", s->id.xfcc));
         CG_GUARD(add_header(p, "X-Client-Verify", "SUCCESS"));
-        CG_GUARD(add_header(p, "X-Client-Cert-Subject", s->id->subject));
-        CG_GUARD(add_header(p, "X-Client-Cert-Issuer", s->id->issuer));
-        CG_GUARD(add_header(p, "X-Client-Cert-Serial", s->id->serial));
-        CG_GUARD(add_header(p, "X-Client-Cert-Fingerprint", s->id->sha256));
-        CG_GUARD(add_header(p, "X-Client-Cert-Not-After", s->id->not_after));
+        CG_GUARD(add_header(p, "X-Client-Cert-Subject", s->id.subject));
+        CG_GUARD(add_header(p, "X-Client-Cert-Issuer", s->id.issuer));
+        CG_GUARD(add_header(p, "X-Client-Cert-Serial", s->id.serial));
+        CG_GUARD(add_header(p, "X-Client-Cert-Fingerprint", s->id.sha256));
+        CG_GUARD(add_header(p, "X-Client-Cert-Not-After", s->id.not_after));
     } else {
         CG_GUARD(add_header(p, "X-Client-Verify", "NONE"));
     }
@@ -400,9 +487,10 @@ static void request(struct cg_proxy *p, const struct cg_http_request *req)
     s->mtls_domain = NULL;
     s->cert_ok = false;
 
-    int d = cg_snapshot_domain_find(snap, cg_slice_str(s->sni));
+    const char *sni = s->c->sni;
+    int d = cg_snapshot_domain_find(snap, cg_slice_str(sni));
     if (d < 0) {
-        cg_proxy_fail(p, 421, "unknown_host", NULL, "'%s' is not served here any more", s->sni);
+        cg_proxy_fail(p, 421, "unknown_host", NULL, "'%s' is not served here any more", sni);
         return;
     }
     const struct cg_snapshot_domain *dom = &snap->domains[d];
@@ -415,7 +503,7 @@ static void request(struct cg_proxy *p, const struct cg_http_request *req)
         cg_proxy_fail(p, 421, "misdirected_request", "send requests for each host name over a connection made to it",
                       "Host '%.*s' is not a domain of the site '%s' this connection was made for ('%s')",
                       (int)(req->host.len > 200 ? 200 : req->host.len), (const char *)req->host.ptr, site->name,
-                      s->sni);
+                      sni);
         return;
     }
     if (site->mtls == CG_MTLS_REQUIRED && site->mtls_domain && !dom->mtls_domain) {
@@ -427,10 +515,16 @@ static void request(struct cg_proxy *p, const struct cg_http_request *req)
         return;
     }
     bool wants_cert = dom->mtls_domain || site->mtls != CG_MTLS_OFF;
-    s->cert_ok = wants_cert && s->chain && chain_fits_site(snap, site, s->chain);
+    STACK_OF(X509) *chain = client_chain(s);
+    s->cert_ok = wants_cert && chain && chain_fits_site(snap, site, chain);
     if ((dom->mtls_domain || site->mtls == CG_MTLS_REQUIRED) && !s->cert_ok) {
         cg_proxy_fail(p, 403, "client_certificate_required", "connect again presenting a client certificate",
                       "the site '%s' requires a client certificate signed by one of its CAs", site->name);
+        return;
+    }
+    if (s->cert_ok && !s->id.made && identity_make(&s->id, sk_X509_value(chain, 0)) < 0) {
+        cg_proxy_fail(p, 502, "internal", NULL, "the identity headers of the client certificate could not be made "
+                                                 "(out of memory)");
         return;
     }
 
@@ -451,7 +545,7 @@ static void request(struct cg_proxy *p, const struct cg_http_request *req)
         .path = path,
         .path_len = path_len,
         .addr = (const struct sockaddr *)&p->peer,
-        .chain = s->cert_ok ? s->chain : NULL,
+        .chain = s->cert_ok ? chain : NULL,
     };
     cg_access_check(snap, &ar, &s->verdict);
     s->decided = true;
@@ -480,7 +574,7 @@ static void request(struct cg_proxy *p, const struct cg_http_request *req)
         .entry = s->backend.entry,
         .host = p->rq->host,
         .port = p->port,
-        .timeout_ms = s->cfg->proxy.connect_timeout_ms,
+        .timeout_ms = p->cfg->connect_timeout_ms,
     };
     cg_proxy_connect(p, &dp);
 }
@@ -488,15 +582,34 @@ static void request(struct cg_proxy *p, const struct cg_http_request *req)
 static void cleanup(struct cg_proxy *p)
 {
     struct ingress *s = (struct ingress *)p;
-    if (s->chain) sk_X509_pop_free(s->chain, X509_free);
-    identity_free(s->id);
+    facts_free(s->c);
+    identity_clear(&s->id);
     cg_free(s->acc);
-    cg_free(s->sni);
     cg_runtime_unref(s->hs_rt);
 }
 
+/* ---- parking: the connection's facts wait with it; the identity is made again if needed ---- */
+
+static bool park(struct cg_proxy *p, void **state)
+{
+    struct ingress *s = (struct ingress *)p;
+    if (!s->c) return false;
+    *state = s->c;
+    s->c = NULL;
+    return true;
+}
+
+static void unpark(struct cg_proxy *p, void *state)
+{
+    struct ingress *s = (struct ingress *)p;
+    s->c = state;
+}
+
+static void park_free(void *state) { facts_free(state); }
+
 static const struct cg_proxy_ops ingress_ops = {
     .listener = "ingress",
+    .kind = CG_LISTENER_INGRESS,
     .size = sizeof(struct ingress),
     .handshake_done = handshake_done,
     .handshake_failed = handshake_failed,
@@ -506,6 +619,9 @@ static const struct cg_proxy_ops ingress_ops = {
     .log_fill = log_fill,
     .error_fields = error_fields,
     .cleanup = cleanup,
+    .park = park,
+    .unpark = unpark,
+    .park_free = park_free,
     .timeout_hint = "the backend did not answer in time: check it, or raise timeouts.response_ms",
 };
 
@@ -515,7 +631,6 @@ void cg_ingress_accept(struct cg_worker *w, int fd, void *arg)
     struct cg_proxy *p = cg_proxy_new(w, fd, &ingress_ops, &cfg->proxy);
     if (!p) return;
     struct ingress *s = (struct ingress *)p;
-    s->cfg = cfg;
     s->acc = cg_calloc(1, sizeof(*s->acc));
     s->hs_rt = cg_runtime_ref(cg_worker_runtime(w));
     if (s->acc) s->acc->domain = s->acc->site = -1;

@@ -148,26 +148,45 @@ static void closed_cb(uv_handle_t *h)
     if (c->on_close) c->on_close(c);
 }
 
+/* An orderly close: one non-blocking close_notify, and the shutdown flags set. Without them
+ * SSL_free takes the connection for a failed one and marks its session not resumable
+ * (ssl_clear_bad_session), and the next connection would pay a full handshake. A connection that
+ * failed (ssl_error) had its session removed by OpenSSL already. */
+static void ssl_close(SSL *ssl, int ssl_error)
+{
+    if (!ssl) return;
+    if (SSL_is_init_finished(ssl) && ssl_error != SSL_ERROR_SSL && ssl_error != SSL_ERROR_SYSCALL) SSL_shutdown(ssl);
+    SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    SSL_free(ssl);
+    ERR_clear_error();
+}
+
 void cg_conn_close(struct cg_conn *c)
 {
     if (c->closing) return;
     c->closing = true;
-    if (c->ssl) {
-        /* An orderly close: one non-blocking close_notify, and the shutdown flags set. Without
-         * them SSL_free takes the connection for a failed one and marks its session not
-         * resumable (ssl_clear_bad_session), and the next connection would pay a full handshake.
-         * A connection that failed had its session removed by OpenSSL already. */
-        if (SSL_is_init_finished(c->ssl) && c->ssl_error != SSL_ERROR_SSL && c->ssl_error != SSL_ERROR_SYSCALL)
-            SSL_shutdown(c->ssl);
-        SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
-        SSL_free(c->ssl);
-        c->ssl = NULL;
-        ERR_clear_error();
-    }
+    ssl_close(c->ssl, c->ssl_error);
+    c->ssl = NULL;
     uv_poll_stop(&c->poll);
     close(c->fd);
     c->fd = -1;
     uv_close((uv_handle_t *)&c->poll, closed_cb);
+}
+
+void cg_conn_detach(struct cg_conn *c)
+{
+    if (c->closing) return;
+    c->closing = true;
+    c->ssl = NULL;
+    c->fd = -1;
+    uv_poll_stop(&c->poll);
+    uv_close((uv_handle_t *)&c->poll, closed_cb);
+}
+
+void cg_conn_close_detached(int fd, SSL *ssl)
+{
+    ssl_close(ssl, 0);
+    if (fd >= 0) close(fd);
 }
 
 bool cg_conn_peer_gone(struct cg_conn *c)

@@ -51,6 +51,13 @@ int cg_conn_handshake(struct cg_conn *c, bool *want_write);
 /* Closes the socket and the handle (SSL is shut down quietly and freed); on_close runs later
  * from the loop. Idempotent. */
 void cg_conn_close(struct cg_conn *c);
+/* Closes the handle as cg_conn_close does, but leaves the socket and its SSL open: the caller,
+ * who took c->fd and c->ssl before, keeps them and closes them with cg_conn_close_detached (an
+ * idle connection keeps its TLS state without the handle: proxy.h, parking). */
+void cg_conn_detach(struct cg_conn *c);
+/* Closes a socket and its SSL (NULL: plain) that cg_conn_detach left open, as cg_conn_close would
+ * have: a completed handshake gets one non-blocking close_notify. */
+void cg_conn_close_detached(int fd, SSL *ssl);
 /* True when TLS holds bytes already read from the socket (read-ahead): the poll will not say
  * readable for them, so a reader that waits for the poll must look here first. */
 static inline bool cg_conn_has_pending(const struct cg_conn *c) { return c->ssl && SSL_has_pending(c->ssl); }

@@ -35,6 +35,7 @@ struct cg_pool {
     uv_timer_t sweep;
     size_t open;      /* connections not yet freed */
     size_t n_idle;
+    cg_counter *idle_gauge; /* the owner's metric of n_idle, or NULL */
     bool freeing;
     bool sweep_closed;
 };
@@ -69,6 +70,7 @@ static void idle_unlink(struct cg_upconn *up)
     up->next = up->prev = NULL;
     e->n_idle--;
     e->pool->n_idle--;
+    if (e->pool->idle_gauge) cg_counter_set(e->pool->idle_gauge, e->pool->n_idle);
 }
 
 static void upconn_freed(struct cg_conn *c)
@@ -186,6 +188,7 @@ void cg_pool_put(struct cg_upconn *up)
     e->idle = up;
     e->n_idle++;
     p->n_idle++;
+    if (p->idle_gauge) cg_counter_set(p->idle_gauge, p->n_idle);
     up->conn.on_event = idle_event;
     up->conn.owner = NULL;
     up->conn.blocked_read_on_write = up->conn.blocked_write_on_read = false;
@@ -202,6 +205,8 @@ void cg_pool_flush_except(struct cg_pool *p, const char *prefix)
 }
 
 size_t cg_pool_idle_count(const struct cg_pool *p) { return p->n_idle; }
+
+void cg_pool_set_idle_gauge(struct cg_pool *p, cg_counter *gauge) { p->idle_gauge = gauge; }
 
 /* ---------------------------------------------------------------------------------------- */
 /* dialing                                                                                  */

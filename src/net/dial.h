@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "net/conn.h"
+#include "net/metrics.h"
 #include "net/tls.h"
 
 enum cg_dial_failure {
@@ -95,5 +96,7 @@ void cg_upconn_close(struct cg_upconn *up);
 /* Drops idle connections of entries whose key does not start with prefix (after a reload). */
 void cg_pool_flush_except(struct cg_pool *p, const char *prefix);
 size_t cg_pool_idle_count(const struct cg_pool *p);
+/* Keeps *gauge equal to the pool's idle connections (the owner's /metrics), from now on. */
+void cg_pool_set_idle_gauge(struct cg_pool *p, cg_counter *gauge);
 
 #endif

@@ -77,6 +77,29 @@ static int store_add(X509_STORE *st, STACK_OF(X509) *certs)
     return 0;
 }
 
+/* Each webhook's own store (SPEC.md section 1, "Webhook"): its ca added to the system roots, or
+ * its ca alone (ca-only), or the system roots alone when it names no ca. */
+static int webhook_trust(struct cg_runtime *rt, const struct cg_snapshot *snap, const char *system_ca_file,
+                         struct cg_err *err)
+{
+    for (size_t w = 0; w < snap->n_webhooks; w++) {
+        const struct cg_snapshot_webhook *wh = &snap->webhooks[w];
+        X509_STORE *st = store_new(system_ca_file, !wh->ca_only);
+        if (!st) {
+            cg_pki_drain_errors(NULL, 0);
+            return cg_err_set(err, CG_ECERT, "webhook '%s': cannot load the system's trusted roots%s%s", wh->name,
+                              system_ca_file ? " from " : "", system_ca_file ? system_ca_file : "");
+        }
+        rt->trust[1 + snap->n_upstreams + w] = st;
+        if (wh->ca >= 0 && store_add(st, snap->certs[wh->ca].certs) < 0) {
+            cg_pki_drain_errors(NULL, 0);
+            return cg_err_set(err, CG_ECERT, "webhook '%s': ca '%s' cannot be added to its trust store", wh->name,
+                              snap->certs[wh->ca].name);
+        }
+    }
+    return 0;
+}
+
 int cg_runtime_new(struct cg_snapshot *snap, const char *system_ca_file, struct cg_runtime **out,
                    struct cg_err *err)
 {
@@ -85,7 +108,7 @@ int cg_runtime_new(struct cg_snapshot *snap, const char *system_ca_file, struct 
     atomic_init(&rt->refs, 1);
     pthread_mutex_init(&rt->lock, NULL);
     rt->snap = cg_snapshot_ref(snap);
-    rt->n_trust = 1 + snap->n_upstreams;
+    rt->n_trust = 1 + snap->n_upstreams + snap->n_webhooks;
     rt->trust = cg_calloc(rt->n_trust, sizeof(*rt->trust));
     rt->ctx = cg_calloc((snap->n_certs + 1) * rt->n_trust, sizeof(*rt->ctx));
     if (system_ca_file && !(rt->system_ca_file = cg_strdup(system_ca_file))) goto nomem;
@@ -117,7 +140,12 @@ int cg_runtime_new(struct cg_snapshot *snap, const char *system_ca_file, struct 
                                   snap->certs[up->cas[k]].name);
             }
     }
-    int rc = snap->n_sites > 0 ? cg_tls_server_build(rt, err) : 0; /* the ingress contexts */
+    int rc = webhook_trust(rt, snap, system_ca_file, err);
+    if (rc < 0) {
+        cg_runtime_unref(rt);
+        return rc;
+    }
+    rc = snap->n_sites > 0 ? cg_tls_server_build(rt, err) : 0; /* the ingress contexts */
     if (rc < 0) {
         cg_runtime_unref(rt);
         return rc;
@@ -154,6 +182,11 @@ size_t cg_runtime_trust_id(const struct cg_runtime *rt, int upstream)
 {
     if (upstream < 0 || rt->trust[1 + upstream] == NULL) return CG_TRUST_ENV;
     return 1 + (size_t)upstream;
+}
+
+size_t cg_runtime_webhook_trust_id(const struct cg_runtime *rt, int webhook)
+{
+    return 1 + rt->snap->n_upstreams + (size_t)webhook;
 }
 
 static SSL_CTX *ctx_build(struct cg_runtime *rt, int cert, size_t trust, struct cg_err *err)
@@ -227,8 +260,13 @@ void cg_tls_classify(SSL *ssl, int ssl_err, bool presented, struct cg_tls_error 
         e->kind = presented ? CG_TLS_CERT_REJECTED : CG_TLS_CERT_REQUIRED;
         return;
     case SSL_AD_HANDSHAKE_FAILURE:
-        /* TLS 1.2 servers answer a missing certificate with handshake_failure */
-        e->kind = !presented && e->asked_for_cert ? CG_TLS_CERT_REQUIRED : CG_TLS_PROTOCOL;
+        /* TLS 1.2 servers answer a missing certificate with handshake_failure, and some a refused
+         * one too: after the server's certificate came and passed (no shared cipher or version
+         * fails before it), what is left to refuse is ours */
+        if (presented)
+            e->kind = SSL_get0_peer_certificate(ssl) ? CG_TLS_CERT_REJECTED : CG_TLS_PROTOCOL;
+        else
+            e->kind = e->asked_for_cert ? CG_TLS_CERT_REQUIRED : CG_TLS_PROTOCOL;
         return;
     case SSL_AD_BAD_CERTIFICATE:
     case SSL_AD_UNSUPPORTED_CERTIFICATE:
@@ -244,6 +282,30 @@ void cg_tls_classify(SSL *ssl, int ssl_err, bool presented, struct cg_tls_error 
     }
     CG_UNUSED(ssl_err);
     e->kind = CG_TLS_PROTOCOL;
+}
+
+const char *cg_tls_alert_name(int alert)
+{
+    switch (alert) {
+    case SSL_AD_HANDSHAKE_FAILURE: return "handshake_failure";
+    case SSL_AD_BAD_CERTIFICATE: return "bad_certificate";
+    case SSL_AD_UNSUPPORTED_CERTIFICATE: return "unsupported_certificate";
+    case SSL_AD_CERTIFICATE_REVOKED: return "certificate_revoked";
+    case SSL_AD_CERTIFICATE_EXPIRED: return "certificate_expired";
+    case SSL_AD_CERTIFICATE_UNKNOWN: return "certificate_unknown";
+    case SSL_AD_ILLEGAL_PARAMETER: return "illegal_parameter";
+    case SSL_AD_UNKNOWN_CA: return "unknown_ca";
+    case SSL_AD_ACCESS_DENIED: return "access_denied";
+    case SSL_AD_DECODE_ERROR: return "decode_error";
+    case SSL_AD_DECRYPT_ERROR: return "decrypt_error";
+    case SSL_AD_PROTOCOL_VERSION: return "protocol_version";
+    case SSL_AD_INTERNAL_ERROR: return "internal_error";
+    case SSL_AD_UNRECOGNIZED_NAME: return "unrecognized_name";
+    case SSL_AD_CERTIFICATE_REQUIRED: return "certificate_required";
+    case SSL_AD_NO_APPLICATION_PROTOCOL: return "no_application_protocol";
+    case -1: return "none";
+    default: return "other";
+    }
 }
 
 int cg_tls_peer_spki_sha256(SSL *ssl, uint8_t out[32])

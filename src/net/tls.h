@@ -15,13 +15,14 @@
 #include "core/error.h"
 
 /* Trust: CG_TRUST_ENV is the system roots plus every ca of the environment; an upstream with its
- * own CA list has trust id 1 + its index. */
+ * own CA list has trust id 1 + its index; webhook w has trust id 1 + n_upstreams + w (its ca with
+ * or without the system roots, or the system roots alone: never the environment's other CAs). */
 #define CG_TRUST_ENV 0
 
 struct cg_runtime {
     _Atomic long refs;
     struct cg_snapshot *snap;     /* owned reference */
-    X509_STORE **trust;           /* [1 + n_upstreams]; built at creation */
+    X509_STORE **trust;           /* [1 + n_upstreams + n_webhooks]; built at creation */
     size_t n_trust;
     pthread_mutex_t lock;         /* guards ctx[] creation only */
     SSL_CTX **ctx;                /* [(n_certs + 1) * n_trust], lazily built: (cert or none) x trust */
@@ -39,6 +40,9 @@ void cg_runtime_unref(struct cg_runtime *rt);
 
 /* The trust id for upstream u (index into snap->upstreams), or CG_TRUST_ENV for -1. */
 size_t cg_runtime_trust_id(const struct cg_runtime *rt, int upstream);
+
+/* The trust id for webhook w (index into snap->webhooks). */
+size_t cg_runtime_webhook_trust_id(const struct cg_runtime *rt, int webhook);
 
 /* The client SSL_CTX presenting certificate `cert` (index into snap->certs, or CG_PIN_NONE) and
  * trusting `trust`; built on first use and kept for the runtime's lifetime. Borrowed. */
@@ -69,6 +73,10 @@ void cg_tls_error_attach(SSL *ssl, struct cg_tls_error *e);
 /* Classifies a failed SSL_connect/SSL_read/SSL_write (ssl_err = SSL_get_error's answer) and
  * drains the error queue. presented: whether a client certificate was sent. */
 void cg_tls_classify(SSL *ssl, int ssl_err, bool presented, struct cg_tls_error *e);
+
+/* The name of a TLS alert (RFC 8446 section 6): "bad_certificate", "unknown_ca" ...; "none" for
+ * -1, "other" for one not listed. */
+const char *cg_tls_alert_name(int alert);
 
 /* SHA-256 of the peer certificate's SubjectPublicKeyInfo. */
 CG_RESULT cg_tls_peer_spki_sha256(SSL *ssl, uint8_t out[32]);

@@ -69,6 +69,10 @@ void cg_tls_server_detach(SSL *ssl)
 {
     pthread_once(&acc_once, acc_index_init);
     if (acc_index >= 0) SSL_set_ex_data(ssl, acc_index, NULL);
+    /* the ticket went out during the handshake (none is sent later: no SSL_new_session_ticket)
+     * and the chain was read from a resumed one: the session needs the issuers no more */
+    SSL_SESSION *sess = SSL_get_session(ssl);
+    if (sess) SSL_SESSION_set1_ticket_appdata(sess, NULL, 0);
 }
 
 static void CG_PRINTF(2, 3) detail_set(struct cg_tls_accept *acc, const char *fmt, ...)
@@ -294,11 +298,13 @@ static int ticket_gen_cb(SSL *ssl, void *arg)
     void *old = NULL;
     size_t old_len = 0;
     if (!sess || (SSL_SESSION_get0_ticket_appdata(sess, &old, &old_len) && old_len > 0)) return 1; /* renewed */
+    if (!SSL_get0_peer_certificate(ssl)) return 1; /* no client certificate */
+    /* NULL after cg_tls_server_detach dropped a resumed session's issuers (no ticket is issued
+     * after the handshake, but if one were, it must not resume without its chain) */
     STACK_OF(X509) *chain = SSL_get0_verified_chain(ssl);
-    if (!SSL_get0_peer_certificate(ssl) || !chain) return 1; /* no client certificate */
     unsigned char buf[APPDATA_MAX];
     size_t len = 0;
-    bool ok = sk_X509_num(chain) > 1 && sk_X509_num(chain) <= APPDATA_CERTS + 1;
+    bool ok = chain && sk_X509_num(chain) > 1 && sk_X509_num(chain) <= APPDATA_CERTS + 1;
     for (int i = 1; ok && i < sk_X509_num(chain); i++) { /* the leaf is in the session */
         int n = i2d_X509(sk_X509_value(chain, i), NULL);
         unsigned char *p = buf + len;
@@ -310,8 +316,29 @@ static int ticket_gen_cb(SSL *ssl, void *arg)
     return 1;
 }
 
+/* rt's own parsed copy of x when the site's bundles hold it (then x is freed), else x: a resumed
+ * chain then holds references to the configuration's CA certificates, not decoded copies of them
+ * (a few KiB each, for as long as the connection lives). */
+static X509 *shared_copy(const struct cg_runtime *rt, int site, X509 *x)
+{
+    const struct cg_snapshot *snap = rt ? rt->snap : NULL;
+    if (!snap || site < 0 || (size_t)site >= snap->n_sites) return x;
+    const struct cg_snapshot_site *s = &snap->sites[site];
+    for (size_t i = 0; i < s->n_client_cas; i++) {
+        STACK_OF(X509) *certs = snap->certs[s->client_cas[i]].certs;
+        for (int k = 0; k < sk_X509_num(certs); k++) {
+            X509 *c = sk_X509_value(certs, k);
+            if (X509_cmp(c, x) == 0 && X509_up_ref(c)) {
+                X509_free(x);
+                return c;
+            }
+        }
+    }
+    return x;
+}
+
 /* The issuers from the ticket, all of them or NULL. */
-static STACK_OF(X509) *ticket_issuers(SSL *ssl)
+static STACK_OF(X509) *ticket_issuers(SSL *ssl, const struct cg_runtime *rt, int site)
 {
     void *data = NULL;
     size_t len = 0;
@@ -321,6 +348,7 @@ static STACK_OF(X509) *ticket_issuers(SSL *ssl)
     const unsigned char *p = data, *end = p + len;
     while (out && p < end) {
         X509 *x = sk_X509_num(out) < APPDATA_CERTS ? d2i_X509(NULL, &p, end - p) : NULL;
+        if (x) x = shared_copy(rt, site, x);
         if (!x || !sk_X509_push(out, x)) {
             X509_free(x);
             sk_X509_pop_free(out, X509_free);
@@ -665,9 +693,9 @@ static bool chain_times_ok(STACK_OF(X509) *chain, struct cg_tls_accept *acc)
 
 /* A resumed session: the chain verified in its full handshake, from the ticket, checked again
  * for time (an expired certificate is as invalid as in a full handshake). */
-static STACK_OF(X509) *resumed_chain(SSL *ssl, X509 *peer, struct cg_tls_accept *acc)
+static STACK_OF(X509) *resumed_chain(SSL *ssl, X509 *peer, const struct cg_runtime *rt, struct cg_tls_accept *acc)
 {
-    STACK_OF(X509) *chain = ticket_issuers(ssl);
+    STACK_OF(X509) *chain = ticket_issuers(ssl, rt, acc->site);
     if (!chain || !sk_X509_insert(chain, peer, 0)) {
         sk_X509_pop_free(chain, X509_free);
         acc->failure = CG_TLS_ACCEPT_CERT_INVALID;
@@ -681,20 +709,22 @@ static STACK_OF(X509) *resumed_chain(SSL *ssl, X509 *peer, struct cg_tls_accept 
     return NULL;
 }
 
-STACK_OF(X509) *cg_tls_server_client_chain(SSL *ssl, struct cg_runtime *rt, struct cg_tls_accept *acc)
+STACK_OF(X509) *cg_tls_server_client_chain(SSL *ssl, struct cg_runtime *rt, struct cg_tls_accept *acc, bool *owned)
 {
+    *owned = false;
     X509 *peer = SSL_get0_peer_certificate(ssl);
     if (!peer) return NULL;
     acc->presented = true;
     if (!SSL_session_reused(ssl)) {
         STACK_OF(X509) *v = SSL_get0_verified_chain(ssl);
-        STACK_OF(X509) *dup = v ? X509_chain_up_ref(v) : NULL;
-        if (!dup) {
+        if (!v) {
             acc->reason = "other";
             detail_set(acc, "no verified chain for the client certificate");
         }
-        return dup;
+        return v;
     }
-    CG_UNUSED(rt); /* the ticket's chain was verified against rt's policy (the session id context) */
-    return resumed_chain(ssl, peer, acc);
+    /* the ticket's chain was verified against rt's policy (the session id context) */
+    STACK_OF(X509) *chain = resumed_chain(ssl, peer, rt, acc);
+    *owned = chain != NULL;
+    return chain;
 }

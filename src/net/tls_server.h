@@ -61,16 +61,19 @@ void cg_tls_server_free(struct cg_runtime *rt);
  * sites or out of memory. */
 SSL *cg_tls_server_ssl_new(struct cg_runtime *rt, struct cg_tls_accept *acc);
 
-/* After a successful handshake: the client's verified chain (leaf first; a new reference the
- * caller frees with OSSL_STACK_OF_X509_free / sk_X509_pop_free), or NULL when the client sent no
- * certificate. For a resumed session it is the chain verified in the full handshake, carried in
- * the ticket (whose session id context binds it to the site's CAs, CRLs and mode, so that only
- * time can have changed), checked again for validity now; a failure then returns NULL and sets
+/* After a successful handshake: the client's verified chain (leaf first), or NULL when the client
+ * sent no certificate. After a full handshake it is the SSL's own (SSL_get0_verified_chain: valid
+ * as long as ssl, *owned false). For a resumed session it is the chain verified in the full
+ * handshake, carried in the ticket (whose session id context binds it to the site's CAs, CRLs and
+ * mode, so that only time can have changed), checked again for validity now: a new stack the
+ * caller frees with sk_X509_pop_free (*owned true), whose certificates are rt's own parsed ones
+ * wherever the site's bundles hold them (references, not copies). A failure returns NULL and sets
  * acc->reason (and acc->failure to CG_TLS_ACCEPT_CERT_INVALID). */
-STACK_OF(X509) *cg_tls_server_client_chain(SSL *ssl, struct cg_runtime *rt, struct cg_tls_accept *acc);
+STACK_OF(X509) *cg_tls_server_client_chain(SSL *ssl, struct cg_runtime *rt, struct cg_tls_accept *acc, bool *owned);
 
-/* Detaches the accept record from ssl (after the handshake: it may then be freed; what OpenSSL
- * calls back later finds none). */
+/* After the handshake, and after cg_tls_server_client_chain: detaches the accept record from ssl
+ * (it may then be freed; what OpenSSL calls back later finds none) and drops what only the
+ * handshake needed from the session (the issuers a ticket carries: half a KiB per connection). */
 void cg_tls_server_detach(SSL *ssl);
 
 /* The log word for an X509_V_* result (see struct cg_tls_accept.reason). */

@@ -91,9 +91,12 @@ static void accept_cb(uv_poll_t *h, int status, int events)
             if (errno == EMFILE || errno == ENFILE) CG_LOG_W("accept on %s: %s", w->specs[i].addr, strerror(errno));
             return;
         }
+        enum cg_listener_kind kind = w->specs[i].kind;
+        cg_counter_add(&w->metrics.accepted[kind], 1);
         if (w->active >= w->max_sessions) {
             /* a peer cannot make us hold more connections than the limit: close at once */
             close(fd);
+            cg_counter_add(&w->metrics.closed[kind], 1);
             w->refused++;
             uint64_t now = cg_time_mono_ms();
             if (now - w->refused_logged_ms >= 10000) {
@@ -183,6 +186,7 @@ int cg_workers_start(struct cg_shared *shared, const struct cg_listener_spec *sp
         uv_async_init(&w->loop, &w->wake, wake_cb);
         w->wake.data = w;
         w->pool = cg_pool_new(&w->loop, pool);
+        if (w->pool) cg_pool_set_idle_gauge(w->pool, &w->metrics.pool_idle);
         w->listen_fds = cg_calloc(n_specs ? n_specs : 1, sizeof(int));
         w->listen_polls = cg_calloc(n_specs ? n_specs : 1, sizeof(uv_poll_t));
         if (!w->pool || !w->listen_fds || !w->listen_polls) {

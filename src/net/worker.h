@@ -41,6 +41,7 @@ struct cg_worker_session {
 
 struct cg_listener_spec {
     const char *addr;
+    enum cg_listener_kind kind; /* for the metrics */
     void (*on_accept)(struct cg_worker *w, int fd, void *arg);
     void *arg;
 };

@@ -207,6 +207,13 @@ CG_RESULT cg_pki_key_seal(const uint8_t master[CG_MASTER_KEY_LEN], struct cg_sli
  * CG_ECERT "cannot decrypt" (hint: the master key does not belong to this store). */
 CG_RESULT cg_pki_key_unseal(const uint8_t master[CG_MASTER_KEY_LEN], struct cg_slice aad,
                             struct cg_slice blob, EVP_PKEY **out, struct cg_err *err);
+/* The same format over raw bytes (a webhook's HMAC secret, non-empty): seal appends the blob to
+ * out; unseal appends the plaintext to out (initialise it with cg_buf_init_secret) and fails as
+ * cg_pki_key_unseal does. */
+CG_RESULT cg_pki_secret_seal(const uint8_t master[CG_MASTER_KEY_LEN], struct cg_slice aad, struct cg_slice secret,
+                             struct cg_buf *out, struct cg_err *err);
+CG_RESULT cg_pki_secret_unseal(const uint8_t master[CG_MASTER_KEY_LEN], struct cg_slice aad, struct cg_slice blob,
+                               struct cg_buf *out, struct cg_err *err);
 
 /* ---- the master key file (masterkey.c) ------------------------------------------------------- */
 

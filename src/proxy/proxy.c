@@ -14,6 +14,8 @@
 
 #include "core/mem.h"
 #include "core/str.h"
+#include "proxy/park.h"
+#include "proxy/slab.h"
 
 #define BODY_CHUNK (16 * 1024)
 
@@ -50,7 +52,17 @@ static void timeout_cb(uv_timer_t *t);
 
 static void arm(struct cg_proxy *p, uint32_t ms)
 {
+    p->park_rest_ms = 0;
     uv_timer_start(&p->timer, timeout_cb, ms, 0);
+}
+
+/* The connection waits for a request head, ms at most: with parking, the timer first runs to the
+ * park time. */
+static void arm_idle(struct cg_proxy *p, uint32_t ms)
+{
+    uint32_t park = p->ops->park ? p->cfg->park_after_ms : 0;
+    arm(p, park && ms > park ? park : ms);
+    if (park && ms > park) p->park_rest_ms = ms - park;
 }
 
 static uint32_t response_timeout(const struct cg_proxy *p)
@@ -69,6 +81,7 @@ static struct cg_proxy_req *rq_get(struct cg_proxy *p)
 
 static void log_request(struct cg_proxy *p)
 {
+    if (p->rq && p->rq->method[0]) cg_metrics_request(&p->w->metrics, p->ops->kind, p->status);
     if (!p->cfg->log || !p->rq || !p->rq->method[0]) return;
     struct cg_access_entry e = {
         .listener = p->ops->listener,
@@ -313,6 +326,7 @@ static void attach(struct cg_proxy *p, struct cg_upconn *up, bool reused)
 {
     p->up = up;
     p->up_reused = reused;
+    p->up_start_us = cg_proxy_now_us();
     up->conn.owner = p;
     up->conn.on_event = up_event;
     cg_buf_reset(&p->uin);
@@ -455,7 +469,7 @@ static bool step_handshake(struct cg_proxy *p)
     if (p->ops->handshake_done && !p->ops->handshake_done(p)) return false;
     if (p->state == CG_PX_CLOSED) return false;
     p->state = CG_PX_HEAD;
-    arm(p, p->cfg->head_timeout_ms);
+    arm_idle(p, p->cfg->head_timeout_ms);
     return true;
 }
 
@@ -566,7 +580,7 @@ static void finish_request(struct cg_proxy *p)
     /* the next request is rarely there yet: wait for the poll rather than pay a read(2) that
      * answers EAGAIN (a pipelined request already buffered is parsed at once) */
     p->await_readable = true;
-    arm(p, p->cfg->idle_timeout_ms);
+    arm_idle(p, p->cfg->idle_timeout_ms);
 }
 
 /* Request bytes beyond the configured body limit (chunked bodies, whose size is not announced). */
@@ -681,6 +695,7 @@ static bool step_exchange(struct cg_proxy *p)
         }
         p->resp_head_done = true;
         p->status = resp.status;
+        cg_metrics_latency(&p->w->metrics, p->ops->kind, cg_proxy_now_us() - p->up_start_us);
         p->up_keep_alive = resp.keep_alive;
         body_init(&p->resp, resp.framing, resp.content_length);
         /* a small body that arrived with the head leaves in the same write */
@@ -897,9 +912,18 @@ static void client_event(struct cg_conn *c, int events)
     progress(p);
 }
 
+static bool park(struct cg_proxy *p, uint32_t rest_ms);
+
 static void timeout_cb(uv_timer_t *t)
 {
     struct cg_proxy *p = t->data;
+    if (p->park_rest_ms) {
+        /* the park time: an idle connection is parked; one with something in flight or part of a
+         * head keeps the rest of its time */
+        uint32_t rest = p->park_rest_ms;
+        if (!park(p, rest)) arm(p, rest);
+        return;
+    }
     switch (p->state) {
     case CG_PX_HANDSHAKE:
         if (p->ops->handshake_failed) p->ops->handshake_failed(p);
@@ -939,7 +963,7 @@ static void free_maybe(struct cg_proxy *p)
     cg_buf_cleanup(&p->uin);
     cg_buf_cleanup(&p->to_up);
     cg_buf_cleanup(&p->to_client);
-    cg_free(p);
+    cg_proxy_slab_free(p);
 }
 
 static void client_closed(struct cg_conn *c) { free_maybe(c->owner); }
@@ -956,6 +980,7 @@ void cg_proxy_close(struct cg_proxy *p)
         p->rq->method[0] = '\0';
     }
     p->state = CG_PX_CLOSED;
+    cg_counter_add(&p->w->metrics.closed[p->ops->kind], 1);
     if (p->dial) {
         cg_dial_cancel(p->dial);
         p->dial = NULL;
@@ -995,26 +1020,25 @@ uint16_t cg_proxy_client_ip(const struct cg_proxy *p, char *ip, size_t n)
     return 0;
 }
 
-static void peer_name(struct cg_proxy *p, int fd)
+/* client_addr, for the log, from peer. */
+static void peer_format(struct cg_proxy *p)
 {
-    socklen_t len = sizeof(p->peer);
-    if (getpeername(fd, (struct sockaddr *)&p->peer, &len) != 0) return;
     char ip[INET6_ADDRSTRLEN];
     uint16_t port = cg_proxy_client_ip(p, ip, sizeof(ip));
-    snprintf(p->client_addr, sizeof(p->client_addr), p->peer.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
+    if (p->peer.ss_family == AF_INET || p->peer.ss_family == AF_INET6)
+        snprintf(p->client_addr, sizeof(p->client_addr), p->peer.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip,
+                 port);
 }
 
-struct cg_proxy *cg_proxy_new(struct cg_worker *w, int fd, const struct cg_proxy_ops *ops,
-                              const struct cg_proxy_config *cfg)
+/* A session for fd, in the HEAD state, its timer not started; NULL (fd left open) when out of
+ * resources. */
+static struct cg_proxy *session_new(struct cg_worker *w, int fd, const struct cg_proxy_ops *ops,
+                                    const struct cg_proxy_config *cfg)
 {
-    struct cg_proxy *p = cg_calloc(1, ops->size);
-    if (!p) {
-        close(fd);
-        return NULL;
-    }
+    struct cg_proxy *p = cg_proxy_slab_calloc(ops->size);
+    if (!p) return NULL;
     if (cg_conn_init(&w->loop, &p->client, fd, p, client_event) < 0) {
-        close(fd);
-        cg_free(p);
+        cg_proxy_slab_free(p);
         return NULL;
     }
     p->client.on_close = client_closed;
@@ -1023,7 +1047,6 @@ struct cg_proxy *cg_proxy_new(struct cg_worker *w, int fd, const struct cg_proxy
     p->ops = ops;
     p->handles = 2;
     p->ws.drain = session_drain;
-    peer_name(p, fd);
     size_t head_max = cfg->limits.max_head_bytes ? cfg->limits.max_head_bytes : 65536;
     cg_buf_init(&p->cin, head_max + BODY_CHUNK);
     cg_buf_init(&p->uin, head_max + BODY_CHUNK);
@@ -1036,6 +1059,68 @@ struct cg_proxy *cg_proxy_new(struct cg_worker *w, int fd, const struct cg_proxy
     return p;
 }
 
+struct cg_proxy *cg_proxy_new(struct cg_worker *w, int fd, const struct cg_proxy_ops *ops,
+                              const struct cg_proxy_config *cfg)
+{
+    struct cg_proxy *p = session_new(w, fd, ops, cfg);
+    if (!p) {
+        close(fd);
+        return NULL;
+    }
+    socklen_t len = sizeof(p->peer);
+    if (getpeername(fd, (struct sockaddr *)&p->peer, &len) != 0) memset(&p->peer, 0, sizeof(p->peer));
+    peer_format(p);
+    return p;
+}
+
+/* ---- parking (proxy/park.h) ---- */
+
+/* Whether nothing is in flight or buffered: the session holds only the connection. */
+static bool idle(const struct cg_proxy *p)
+{
+    return p->state == CG_PX_HEAD && p->cin_off == p->cin.len && !p->cin_eof && !cg_conn_has_pending(&p->client) &&
+           !p->up && !p->dial && p->to_client_off == p->to_client.len && (!p->rq || !p->rq->method[0]);
+}
+
+/* Hands the idle connection to the worker's park, with rest_ms of its idle time left, and frees
+ * the session; false (nothing changed) when it cannot. */
+static bool park(struct cg_proxy *p, uint32_t rest_ms)
+{
+    if (!idle(p) || p->draining || p->w->draining || !p->ops->park) return false;
+    struct cg_parked_conn c = {.fd = p->client.fd, .ssl = p->client.ssl, .ops = p->ops, .cfg = p->cfg};
+    memcpy(&c.peer, &p->peer, sizeof(c.peer));
+    c.deadline_ms = uv_now(&p->w->loop) + rest_ms;
+    if (!p->ops->park(p, &c.state)) return false;
+    if (!cg_park_put(p->w, &c)) {
+        p->ops->unpark(p, c.state);
+        return false;
+    }
+    /* the park has the socket and its TLS state: close the rest, as cg_proxy_close would */
+    p->state = CG_PX_CLOSED;
+    cg_worker_session_remove(p->w, &p->ws);
+    uv_timer_stop(&p->timer);
+    uv_close((uv_handle_t *)&p->timer, timer_closed);
+    cg_conn_detach(&p->client);
+    return true;
+}
+
+void cg_proxy_unpark(struct cg_worker *w, const struct cg_parked_conn *c, uint32_t rest_ms)
+{
+    struct cg_proxy *p = session_new(w, c->fd, c->ops, c->cfg);
+    if (!p) {
+        cg_counter_add(&w->metrics.closed[c->ops->kind], 1);
+        cg_conn_close_detached(c->fd, c->ssl);
+        c->ops->park_free(c->state);
+        return;
+    }
+    p->client.ssl = c->ssl;
+    memcpy(&p->peer, &c->peer, sizeof(c->peer));
+    peer_format(p);
+    c->ops->unpark(p, c->state);
+    arm_idle(p, rest_ms);
+    progress(p);
+}
+
 void cg_proxy_start(struct cg_proxy *p)
 {
     if (p->w->draining) {
@@ -1046,7 +1131,7 @@ void cg_proxy_start(struct cg_proxy *p)
         p->state = CG_PX_HANDSHAKE;
         arm(p, p->cfg->handshake_timeout_ms);
     } else {
-        arm(p, p->cfg->head_timeout_ms);
+        arm_idle(p, p->cfg->head_timeout_ms);
     }
     progress(p);
 }

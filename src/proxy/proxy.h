@@ -14,7 +14,13 @@
  * each socket's poll interest from what is still pending. Bodies stream through the input
  * buffers: bytes are written on from where they were read, the framing (Content-Length or
  * chunked, RFC 9112 6) decides where a message ends, and a full buffer stops reading on that side
- * (back-pressure), so memory per session is bounded whatever the body size. */
+ * (back-pressure), so memory per session is bounded whatever the body size.
+ *
+ * A connection idle for longer than cfg->park_after_ms is parked (proxy/park.h): its session is
+ * freed, and the socket, its TLS state and the listener's per-connection state wait in a record of
+ * about a hundred bytes, watched by the worker's park rather than a poll handle and a timer of
+ * their own, until bytes arrive (a new session takes the connection up again) or the idle time
+ * runs out (it is closed). A keep-alive client that comes back within that time pays nothing. */
 #ifndef CG_PROXY_PROXY_H
 #define CG_PROXY_PROXY_H
 
@@ -41,6 +47,7 @@ struct cg_proxy_config {
     uint64_t max_body_bytes;        /* request bodies larger than this: 413; 0 = no limit */
     bool release_idle_buffers;      /* free the buffers between requests (many idle clients: the
                                      * ingress) rather than keep them for the next (the egress) */
+    uint32_t park_after_ms;         /* park a connection idle this long (needs ops->park); 0: never */
     struct cg_http_limits limits;
     const struct cg_access_log *log;
 };
@@ -80,6 +87,7 @@ struct cg_proxy_req {
 
 struct cg_proxy_ops {
     const char *listener;   /* "egress", "ingress": for the access log */
+    enum cg_listener_kind kind; /* the same, for the metrics */
     size_t size;            /* of the session type, which embeds struct cg_proxy first */
     /* TLS listeners: the handshake completed; false refuses the connection (the hook closed it
      * with cg_proxy_close). */
@@ -101,6 +109,14 @@ struct cg_proxy_ops {
     void (*error_fields)(struct cg_proxy *p, json_t *o);
     /* Releases the session's own resources before it is freed. May be NULL. */
     void (*cleanup)(struct cg_proxy *p);
+    /* Parking (cfg->park_after_ms; all three, or NULL): park moves the listener's per-connection
+     * state out of the idle session, which is then freed, into *state (one pointer; NULL when
+     * there is none), or answers false to keep the session as it is; unpark hands it to the
+     * connection's next session, before its first request; park_free frees it when the parked
+     * connection closes (idle timeout, drain). */
+    bool (*park)(struct cg_proxy *p, void **state);
+    void (*unpark)(struct cg_proxy *p, void *state);
+    void (*park_free)(void *state);
     const char *timeout_hint; /* for the 504 when the upstream does not answer */
 };
 
@@ -115,6 +131,7 @@ struct cg_proxy {
     uv_timer_t timer;
     int handles;           /* client poll + timer: freed when both are closed */
     bool draining;
+    uint32_t park_rest_ms; /* the timer runs to the park time: the idle time left after it */
 
     struct cg_buf cin;     /* from the client */
     size_t cin_off;
@@ -155,6 +172,7 @@ struct cg_proxy {
     int status;
     const char *error;
     uint64_t start_us;
+    uint64_t up_start_us;   /* the request went to the upstream: for the latency metric */
     uint64_t bytes_in, bytes_out;
     uint64_t requests;     /* request heads begun on this connection, refused ones included: a
                             * listener's per-request state is current when it was set at this count */

@@ -101,6 +101,19 @@ int cg_store_new_id(char out[33])
     return 0;
 }
 
+bool cg_store_event_type_valid(const char *type)
+{
+    size_t n = 0;
+    for (; type && type[n]; n++) {
+        char c = type[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-'))
+            return false;
+        if (n >= CG_STORE_EVENT_TYPE_MAX) return false;
+    }
+    return n >= 1;
+}
+
 void cg_store_cert_cleanup(struct cg_store_cert *c)
 {
     if (!c) return;
@@ -256,6 +269,58 @@ void cg_store_audit_list_cleanup(struct cg_store_audit_list *l)
 {
     if (!l) return;
     for (size_t i = 0; i < l->n; i++) cg_store_audit_cleanup(&l->items[i]);
+    cg_free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+void cg_store_webhook_cleanup(struct cg_store_webhook *w)
+{
+    if (!w) return;
+    cg_free(w->name);
+    cg_free(w->url);
+    cg_free(w->client_cert);
+    cg_free(w->ca);
+    if (w->secret_blob) {
+        cg_wipe(w->secret_blob, w->secret_blob_len);
+        cg_free(w->secret_blob);
+    }
+    names_free(w->events, w->n_events);
+    cg_free(w->problem);
+    memset(w, 0, sizeof(*w));
+}
+
+void cg_store_webhook_list_cleanup(struct cg_store_webhook_list *l)
+{
+    if (!l) return;
+    for (size_t i = 0; i < l->n; i++) cg_store_webhook_cleanup(&l->items[i]);
+    cg_free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+void cg_store_event_cleanup(struct cg_store_event *e)
+{
+    if (!e) return;
+    cg_free(e->type);
+    cg_free(e->data_json);
+    memset(e, 0, sizeof(*e));
+}
+
+void cg_store_delivery_cleanup(struct cg_store_delivery *d)
+{
+    if (!d) return;
+    cg_free(d->event_type);
+    cg_free(d->webhook);
+    for (size_t i = 0; i < d->n_history; i++) cg_free(d->history[i].error);
+    cg_free(d->history);
+    memset(d, 0, sizeof(*d));
+}
+
+void cg_store_delivery_list_cleanup(struct cg_store_delivery_list *l)
+{
+    if (!l) return;
+    for (size_t i = 0; i < l->n; i++) cg_store_delivery_cleanup(&l->items[i]);
     cg_free(l->items);
     l->items = NULL;
     l->n = 0;

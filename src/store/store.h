@@ -183,6 +183,84 @@ struct cg_store_audit_list {
 };
 void cg_store_audit_list_cleanup(struct cg_store_audit_list *l);
 
+/* ---- webhooks (issue 6): endpoints, events, deliveries and their attempts ----
+ * A webhook is configuration (its changes bump the revision); events, deliveries and attempts
+ * are traffic (they do not). */
+
+enum cg_store_webhook_trust { CG_WEBHOOK_TRUST_SYSTEM_CA = 0, CG_WEBHOOK_TRUST_CA_ONLY = 1 };
+
+/* Caps. An event type is 1 to CG_STORE_EVENT_TYPE_MAX of [A-Za-z0-9._-] (a webhook's types too);
+ * an event's data is a JSON object of at most CG_STORE_EVENT_DATA_MAX bytes (CG_ELIMIT above).
+ * A problem or an attempt's error longer than CG_STORE_PROBLEM_MAX characters is cut there. */
+#define CG_STORE_EVENT_TYPE_MAX 128
+#define CG_STORE_EVENT_DATA_MAX (256 * 1024)
+#define CG_STORE_PROBLEM_MAX 1024
+#define CG_STORE_DELIVERY_LIST_MAX 1000 /* deliveries one delivery_list or delivery_claim returns at most */
+
+struct cg_store_webhook {
+    char id[33];            /* random, set by the caller on add: the AAD of secret_blob */
+    char *name;
+    char *url;              /* https://host[:port][/path], validated by the writer */
+    char *client_cert;      /* a certificate of kind client (required) */
+    char *ca;               /* a certificate of kind ca, or NULL */
+    int trust;              /* enum cg_store_webhook_trust; ca-only needs a ca */
+    uint8_t *secret_blob;   /* the HMAC secret sealed like a private key (cg_pki_key_seal's format
+                             * over the raw secret), or NULL: deliveries are not signed */
+    size_t secret_blob_len;
+    char **events;          /* event types it receives; n_events == 0: every type */
+    size_t n_events;
+    bool disabled;
+    char *problem;          /* the last failure no retry can fix ("the server rejected our client
+                             * certificate: ..."), NULL when none; set and cleared by the dispatcher */
+    int64_t problem_at;     /* unix seconds */
+    int64_t created_at, updated_at;
+    uint64_t n_pending, n_failed; /* its deliveries in those states: filled by get/list, ignored by put */
+};
+void cg_store_webhook_cleanup(struct cg_store_webhook *w); /* wipes secret_blob */
+struct cg_store_webhook_list {
+    struct cg_store_webhook *items;
+    size_t n;
+};
+void cg_store_webhook_list_cleanup(struct cg_store_webhook_list *l);
+
+struct cg_store_event {
+    char id[40];            /* "evt_" + 32 lowercase hex, set by the caller */
+    char *type;             /* "invoice.paid", "certificate.expiring" ... */
+    char *data_json;        /* a JSON object */
+    int64_t created_at_ms;  /* 0 on put: now */
+};
+void cg_store_event_cleanup(struct cg_store_event *e);
+
+enum cg_store_delivery_status { CG_DELIVERY_PENDING = 0, CG_DELIVERY_SUCCEEDED = 1, CG_DELIVERY_FAILED = 2 };
+
+struct cg_store_attempt {
+    int64_t at_ms;
+    int status_code;        /* the HTTP status, or 0 when there was none */
+    char *error;            /* "connect refused", "tls: the server rejected our client certificate
+                             * (alert bad_certificate)", "timeout" ...; NULL on a 2xx */
+    int64_t latency_ms;
+};
+
+struct cg_store_delivery {
+    int64_t id;             /* set by the store */
+    char event_id[40];
+    char *event_type;       /* of the event, for listings */
+    char *webhook;
+    int status;             /* enum cg_store_delivery_status */
+    int attempts;           /* attempts made (claims taken) */
+    int64_t next_at_ms;     /* pending: not before this */
+    int64_t lease_until_ms; /* claimed by a dispatcher until then (0: not claimed) */
+    int64_t created_at_ms, updated_at_ms;
+    struct cg_store_attempt *history; /* filled by delivery_get/list with attempts (oldest first) */
+    size_t n_history;
+};
+void cg_store_delivery_cleanup(struct cg_store_delivery *d);
+struct cg_store_delivery_list {
+    struct cg_store_delivery *items;
+    size_t n;
+};
+void cg_store_delivery_list_cleanup(struct cg_store_delivery_list *l);
+
 struct cg_store_ops {
     const char *scheme; /* "sqlite" */
     /* create: make the store (and its schema) when missing; otherwise a missing store is
@@ -287,6 +365,56 @@ struct cg_store_ops {
     int (*audit_put)(struct cg_store *s, const char *env, const struct cg_store_audit *a, struct cg_err *err);
     int (*audit_list)(struct cg_store *s, const char *env, int64_t before_id, size_t limit,
                       struct cg_store_audit_list *out, struct cg_err *err);
+
+    /* Webhooks: put (replace as for cert_put; the certificates must exist and be of the right
+     * kind: CG_ENOTFOUND / CG_EINVAL naming them; a certificate a webhook names cannot be deleted:
+     * cert_delete answers CG_EINUSE naming the webhook); get/list ordered by name; delete removes
+     * its pending deliveries too (succeeded and failed ones stay, for the record). problem_set
+     * records (problem != NULL) or clears a webhook's problem without bumping the revision. */
+    int (*webhook_put)(struct cg_store *s, const char *env, const struct cg_store_webhook *w, bool replace,
+                       struct cg_err *err);
+    int (*webhook_get)(struct cg_store *s, const char *env, const char *name, struct cg_store_webhook *out,
+                       struct cg_err *err);
+    int (*webhook_list)(struct cg_store *s, const char *env, struct cg_store_webhook_list *out, struct cg_err *err);
+    int (*webhook_delete)(struct cg_store *s, const char *env, const char *name, struct cg_err *err);
+    int (*webhook_problem_set)(struct cg_store *s, const char *env, const char *name, const char *problem,
+                               int64_t at, struct cg_err *err);
+
+    /* Events: stores the event and one pending delivery (next_at_ms = now) for every enabled
+     * webhook whose types include it (or that takes every type), in one transaction; *n_deliveries
+     * says how many (n_deliveries may be NULL). An id already stored is CG_EEXISTS (the daemon's own events use ids derived
+     * from what they are about, so that each is sent once). */
+    int (*event_put)(struct cg_store *s, const char *env, const struct cg_store_event *e, size_t *n_deliveries,
+                     struct cg_err *err);
+    int (*event_get)(struct cg_store *s, const char *env, const char *id, struct cg_store_event *out,
+                     struct cg_err *err);
+
+    /* Deliveries. claim: up to max (capped at CG_STORE_DELIVERY_LIST_MAX) pending deliveries due
+     * at now_ms (next_at_ms <= now_ms) whose lease expired, oldest due first, at most per_webhook
+     * of any one webhook (counting the ones it already holds under a lease; 0: no such limit),
+     * each leased until now_ms + lease_ms and its attempts counted; atomically, so that two
+     * dispatchers never claim the same delivery. The claimed come without their history.
+     * finish: records the attempt (NULL: none was made) and the outcome -- status SUCCEEDED or
+     * FAILED ends it, PENDING reschedules it at next_at_ms (the lease is released either way); a
+     * delivery that ended meanwhile (its lease expired, another dispatcher finished it) keeps its
+     * outcome and only gains the attempt. release_all: every lease of the environment (a daemon
+     * starting up: what it held when it died is due again). list: of one webhook (webhook !=
+     * NULL) or all, newest first, filtered by status (-1: any), at most limit (capped at
+     * CG_STORE_DELIVERY_LIST_MAX), with their attempts. replay: a FAILED (or SUCCEEDED) delivery
+     * becomes PENDING, due at now_ms, its attempts counted from 0 again, its history kept
+     * (CG_ENOTFOUND, also when its webhook was removed; CG_EINVAL when pending). */
+    int (*delivery_claim)(struct cg_store *s, const char *env, int64_t now_ms, int64_t lease_ms, size_t max,
+                          size_t per_webhook, struct cg_store_delivery_list *out, struct cg_err *err);
+    int (*delivery_finish)(struct cg_store *s, const char *env, int64_t id, int status, int64_t next_at_ms,
+                           const struct cg_store_attempt *attempt, struct cg_err *err);
+    int (*delivery_release_all)(struct cg_store *s, const char *env, struct cg_err *err);
+    int (*delivery_get)(struct cg_store *s, const char *env, int64_t id, struct cg_store_delivery *out,
+                        struct cg_err *err);
+    int (*delivery_list)(struct cg_store *s, const char *env, const char *webhook, int status, size_t limit,
+                         struct cg_store_delivery_list *out, struct cg_err *err);
+    int (*delivery_replay)(struct cg_store *s, const char *env, int64_t id, int64_t now_ms, struct cg_err *err);
+    /* Pending deliveries of the environment (for /metrics). */
+    int (*delivery_pending_count)(struct cg_store *s, const char *env, uint64_t *out, struct cg_err *err);
 };
 
 /* Every store object starts with this. */
@@ -301,6 +429,9 @@ void cg_store_close(struct cg_store *s); /* accepts NULL */
 CG_RESULT cg_store_default_master_key(const char *url, char *out, size_t n, struct cg_err *err);
 /* 32 random hex chars for a new record id. */
 CG_RESULT cg_store_new_id(char out[33]);
+/* The rule of event types (an event's, and what a webhook subscribes to): 1 to
+ * CG_STORE_EVENT_TYPE_MAX of [A-Za-z0-9._-]. */
+bool cg_store_event_type_valid(const char *type);
 
 /* Thin wrappers so that callers read `cg_store_cert_put(s, ...)` and must test the result. */
 static inline CG_RESULT cg_store_begin(struct cg_store *s, struct cg_err *e) { return s->ops->begin(s, e); }
@@ -399,5 +530,38 @@ static inline CG_RESULT cg_store_audit_put(struct cg_store *s, const char *env, 
 static inline CG_RESULT cg_store_audit_list(struct cg_store *s, const char *env, int64_t before_id, size_t limit,
                                             struct cg_store_audit_list *o, struct cg_err *e)
 { return s->ops->audit_list(s, env, before_id, limit, o, e); }
+
+#define CG_STORE_WRAP(ret, name, params, args)                                                                    \
+    static inline CG_RESULT cg_store_##name params { return s->ops->name args; }
+CG_STORE_WRAP(int, webhook_put, (struct cg_store *s, const char *env, const struct cg_store_webhook *w, bool replace,
+                                 struct cg_err *e), (s, env, w, replace, e))
+CG_STORE_WRAP(int, webhook_get, (struct cg_store *s, const char *env, const char *name, struct cg_store_webhook *o,
+                                 struct cg_err *e), (s, env, name, o, e))
+CG_STORE_WRAP(int, webhook_list, (struct cg_store *s, const char *env, struct cg_store_webhook_list *o,
+                                  struct cg_err *e), (s, env, o, e))
+CG_STORE_WRAP(int, webhook_delete, (struct cg_store *s, const char *env, const char *name, struct cg_err *e),
+              (s, env, name, e))
+CG_STORE_WRAP(int, webhook_problem_set, (struct cg_store *s, const char *env, const char *name, const char *problem,
+                                         int64_t at, struct cg_err *e), (s, env, name, problem, at, e))
+CG_STORE_WRAP(int, event_put, (struct cg_store *s, const char *env, const struct cg_store_event *ev, size_t *n,
+                               struct cg_err *e), (s, env, ev, n, e))
+CG_STORE_WRAP(int, event_get, (struct cg_store *s, const char *env, const char *id, struct cg_store_event *o,
+                               struct cg_err *e), (s, env, id, o, e))
+CG_STORE_WRAP(int, delivery_claim, (struct cg_store *s, const char *env, int64_t now_ms, int64_t lease_ms, size_t max,
+                                    size_t per_webhook, struct cg_store_delivery_list *o, struct cg_err *e),
+              (s, env, now_ms, lease_ms, max, per_webhook, o, e))
+CG_STORE_WRAP(int, delivery_finish, (struct cg_store *s, const char *env, int64_t id, int status, int64_t next_at_ms,
+                                     const struct cg_store_attempt *a, struct cg_err *e),
+              (s, env, id, status, next_at_ms, a, e))
+CG_STORE_WRAP(int, delivery_release_all, (struct cg_store *s, const char *env, struct cg_err *e), (s, env, e))
+CG_STORE_WRAP(int, delivery_get, (struct cg_store *s, const char *env, int64_t id, struct cg_store_delivery *o,
+                                  struct cg_err *e), (s, env, id, o, e))
+CG_STORE_WRAP(int, delivery_list, (struct cg_store *s, const char *env, const char *webhook, int status, size_t limit,
+                                   struct cg_store_delivery_list *o, struct cg_err *e),
+              (s, env, webhook, status, limit, o, e))
+CG_STORE_WRAP(int, delivery_replay, (struct cg_store *s, const char *env, int64_t id, int64_t now_ms,
+                                     struct cg_err *e), (s, env, id, now_ms, e))
+CG_STORE_WRAP(int, delivery_pending_count, (struct cg_store *s, const char *env, uint64_t *o, struct cg_err *e),
+              (s, env, o, e))
 
 #endif

@@ -214,6 +214,6 @@ def test_tokens_do_not_bump_the_revision(cg):
 
 def test_help_lists_the_commands(cg):
     r = cg.ok("token", "--help")
-    for c in ("token add NAME --role viewer|operator|admin [--expires DAYS]", "token list", "token show NAME",
-              "token rm NAME"):
+    for c in ("token add NAME --role viewer|operator|admin|events [--expires DAYS]", "token list",
+              "token show NAME", "token rm NAME"):
         assert c in r.out, r

@@ -270,6 +270,9 @@ struct hs {
     int peer_ca_names;          /* names in the CertificateRequest */
     bool ca_root_a, ca_int_a1;
     STACK_OF(X509) *chain_out;  /* cg_tls_server_client_chain */
+    bool chain_owned;
+    size_t appdata_len;         /* the issuers the session carries for its ticket */
+    size_t appdata_after_detach;
     SSL_SESSION *new_session;
 };
 
@@ -329,8 +332,17 @@ static void outcome_read(struct tp_tls_pair *p, struct hs *h)
     unsigned alen;
     SSL_get0_alpn_selected(p->client, &a, &alen);
     snprintf(h->alpn_sel, sizeof(h->alpn_sel), "%.*s", (int)alen, (const char *)a);
-    h->chain_out = cg_tls_server_client_chain(p->server, rt, &h->acc);
+    STACK_OF(X509) *chain = cg_tls_server_client_chain(p->server, rt, &h->acc, &h->chain_owned);
+    /* the test reads it after the SSL is gone: a chain the SSL owns is copied */
+    h->chain_out = chain && !h->chain_owned ? X509_chain_up_ref(chain) : chain;
     h->new_session = tp_tls_client_session(p);
+    SSL_SESSION *sess = SSL_get_session(p->server);
+    void *data = NULL;
+    SSL_SESSION_get0_ticket_appdata(sess, &data, &h->appdata_len);
+    cg_tls_server_detach(p->server);
+    data = NULL;
+    h->appdata_after_detach = 1;
+    SSL_SESSION_get0_ticket_appdata(sess, &data, &h->appdata_after_detach);
 }
 
 static bool handshake_on(struct cg_runtime *r, struct hs *h)
@@ -377,6 +389,20 @@ static bool chain_has(STACK_OF(X509) *chain, X509 *x)
 {
     for (int i = 0; i < sk_X509_num(chain); i++)
         if (X509_cmp(sk_X509_value(chain, i), x) == 0) return true;
+    return false;
+}
+
+/* The chain's copy of x is the snapshot's own parsed certificate (the same object). */
+static bool chain_shares(STACK_OF(X509) *chain, X509 *x)
+{
+    X509 *mine = NULL;
+    for (size_t i = 0; !mine && i < rt->snap->n_certs; i++) {
+        STACK_OF(X509) *certs = rt->snap->certs[i].certs;
+        for (int k = 0; !mine && k < sk_X509_num(certs); k++)
+            if (X509_cmp(sk_X509_value(certs, k), x) == 0) mine = sk_X509_value(certs, k);
+    }
+    for (int i = 0; mine && i < sk_X509_num(chain); i++)
+        if (sk_X509_value(chain, i) == mine) return true;
     return false;
 }
 
@@ -536,6 +562,10 @@ static void test_mode_optional(void **state)
     assert_int_equal(sk_X509_num(good.chain_out), 3);
     assert_int_equal(X509_cmp(sk_X509_value(good.chain_out, 0), w.cli), 0);
     assert_true(chain_has(good.chain_out, w.root_a));
+    assert_false(good.chain_owned); /* the SSL's own verified chain */
+    /* the ticket carried the issuers; after the handshake the session keeps them no more */
+    assert_true(good.appdata_len > 0);
+    assert_int_equal(good.appdata_after_detach, 0);
     hs_cleanup(&good);
 
     /* an invalid one: refused, even though none would do */
@@ -750,6 +780,11 @@ static void test_resumption(void **state)
         assert_non_null(again.chain_out);
         assert_int_equal(sk_X509_num(again.chain_out), 3);
         assert_true(chain_has(again.chain_out, w.root_a));
+        /* a stack of its own, whose CAs are the configuration's objects rather than decoded copies */
+        assert_true(again.chain_owned);
+        assert_true(chain_shares(again.chain_out, w.root_a));
+        assert_true(chain_shares(again.chain_out, w.int_a1));
+        assert_int_equal(again.appdata_after_detach, 0);
         hs_cleanup(&again);
 
         /* another site, or the same site's stricter mTLS domain: a full handshake */
@@ -785,6 +820,9 @@ static void test_resumption_keeps_sent_intermediates(void **state)
     assert_non_null(again.chain_out);
     assert_true(chain_has(again.chain_out, w.int_a2));
     assert_true(chain_has(again.chain_out, w.root_a));
+    /* the intermediate the client sent is in no bundle: a decoded copy of its own */
+    assert_false(chain_shares(again.chain_out, w.int_a2));
+    assert_true(chain_shares(again.chain_out, w.root_a));
     /* a ticket sealed with the current key is not renewed (a TLS 1.3 ticket costs the server
      * more than the resumption it saves) */
     assert_ptr_equal(again.new_session, s);

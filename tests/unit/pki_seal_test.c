@@ -118,6 +118,31 @@ static void test_seal_appends_and_limits(void **s)
     cg_buf_cleanup(&b);
 }
 
+/* The same format over raw bytes (a webhook's HMAC secret): round trip, appended after what the
+ * buffer held, and a wrong record id or a flipped byte refused with nothing appended. */
+static void test_secret(void **s)
+{
+    (void)s;
+    struct cg_buf b, plain;
+    struct cg_err err;
+    cg_buf_init(&b, 0);
+    cg_buf_init_secret(&plain, 1024);
+    assert_ok(cg_pki_secret_seal(master, cg_slice_str("wh-1"), cg_slice_str("s3cret"), &b, &err), err);
+    assert_memory_equal(b.ptr, "CGK1", 4);
+    assert_null(memmem(b.ptr, b.len, "s3cret", 6));
+    tp_append_str(&plain, "x");
+    assert_ok(cg_pki_secret_unseal(master, cg_slice_str("wh-1"), cg_buf_slice(&b), &plain, &err), err);
+    assert_string_equal(cg_buf_str(&plain), "xs3cret");
+    assert_refused(cg_pki_secret_unseal(master, cg_slice_str("wh-2"), cg_buf_slice(&b), &plain, &err), CG_ECERT, err,
+                   "sealed secret: cannot decrypt");
+    b.ptr[b.len - 1] ^= 1;
+    assert_refused(cg_pki_secret_unseal(master, cg_slice_str("wh-1"), cg_buf_slice(&b), &plain, &err), CG_ECERT, err,
+                   "cannot decrypt");
+    assert_string_equal(cg_buf_str(&plain), "xs3cret");
+    cg_buf_cleanup(&b);
+    cg_buf_cleanup(&plain);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -125,6 +150,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_fresh_nonce),
         cmocka_unit_test(test_seal_appends_and_limits),
+        cmocka_unit_test(test_secret),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

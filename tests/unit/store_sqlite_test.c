@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <ftw.h>
+#include <pthread.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -2105,7 +2106,8 @@ static void test_admin_migration_from_v3(void **state)
     put(f, "prod", "a", CG_STORE_CLIENT);
     cg_store_close(f->s);
     f->s = NULL;
-    raw_exec(f, "DROP TABLE tokens; DROP TABLE audit; DELETE FROM schema_version WHERE version >= 4;");
+    raw_exec(f, "DROP TABLE attempts; DROP TABLE deliveries; DROP TABLE events; DROP TABLE webhook_events; "
+                "DROP TABLE webhooks; DROP TABLE tokens; DROP TABLE audit; DELETE FROM schema_version WHERE version >= 4;");
     assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('tokens', 'audit')"), 0);
     int rc = cg_store_open(f->url, false, &f->s, &f->err);
     if (rc != 0) fprintf(stderr, "open: %s\n", f->err.msg);
@@ -2118,6 +2120,730 @@ static void test_admin_migration_from_v3(void **state)
     token_put(f, "prod", "ci", "admin", HASH_A, 0);
     audit_put(f, "prod", 1, "token/ci", NULL, "{}");
     assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM audit"), 1);
+}
+
+/* ---- webhooks, events, deliveries ---------------------------------------------------------- */
+
+static const uint8_t SECRET_BLOB[] = {'C', 'G', 'K', '1', 0x00, 0x01, 0xfe};
+
+static struct cg_store_webhook wh_make(const char *name, const char *client, const char *ca, char **events,
+                                       size_t n_events)
+{
+    struct cg_store_webhook w;
+    memset(&w, 0, sizeof(w));
+    assert_int_equal(cg_store_new_id(w.id), 0);
+    w.name = (char *)name;
+    w.url = (char *)"https://hooks.example/in";
+    w.client_cert = (char *)client;
+    w.ca = (char *)ca;
+    w.events = events;
+    w.n_events = n_events;
+    return w;
+}
+
+static void wh_put(struct fx *f, const char *env, const struct cg_store_webhook *w, bool replace)
+{
+    int rc = cg_store_webhook_put(f->s, env, w, replace, &f->err);
+    if (rc != 0) fprintf(stderr, "webhook put %s: %s\n", w->name, f->err.msg);
+    assert_int_equal(rc, 0);
+}
+
+/* A webhook "name" presenting client certificate "c" (made when missing). */
+static void wh_simple(struct fx *f, const char *name, char **events, size_t n_events, bool disabled)
+{
+    if (!exists(f, "prod", "c")) put(f, "prod", "c", CG_STORE_CLIENT);
+    struct cg_store_webhook w = wh_make(name, "c", NULL, events, n_events);
+    w.disabled = disabled;
+    wh_put(f, "prod", &w, false);
+}
+
+static size_t wh_count(struct fx *f, const char *env)
+{
+    struct cg_store_webhook_list l;
+    assert_int_equal(cg_store_webhook_list(f->s, env, &l, &f->err), 0);
+    size_t n = l.n;
+    cg_store_webhook_list_cleanup(&l);
+    return n;
+}
+
+/* "evt_" and 32 hex made from i. */
+static void event_id(unsigned i, char out[40]) { snprintf(out, 40, "evt_%032x", i); }
+
+static size_t ev_put(struct fx *f, unsigned i, const char *type)
+{
+    struct cg_store_event e = {.type = (char *)type, .data_json = (char *)"{\"n\": 1}"};
+    event_id(i, e.id);
+    size_t n = 99;
+    int rc = cg_store_event_put(f->s, "prod", &e, &n, &f->err);
+    if (rc != 0) fprintf(stderr, "event put %u: %s\n", i, f->err.msg);
+    assert_int_equal(rc, 0);
+    return n;
+}
+
+static void claim(struct fx *f, struct cg_store *s, int64_t now, size_t max, size_t per_webhook,
+                  struct cg_store_delivery_list *out)
+{
+    int rc = cg_store_delivery_claim(s, "prod", now, 60000, max, per_webhook, out, &f->err);
+    if (rc != 0) fprintf(stderr, "claim: %s\n", f->err.msg);
+    assert_int_equal(rc, 0);
+}
+
+static void finish(struct fx *f, int64_t id, int status, int64_t next_at, int code, const char *error)
+{
+    struct cg_store_attempt a = {.at_ms = 1000, .status_code = code, .error = (char *)error, .latency_ms = 12};
+    int rc = cg_store_delivery_finish(f->s, "prod", id, status, next_at, &a, &f->err);
+    if (rc != 0) fprintf(stderr, "finish %lld: %s\n", (long long)id, f->err.msg);
+    assert_int_equal(rc, 0);
+}
+
+static size_t count_of(struct fx *f, const char *webhook, int status)
+{
+    struct cg_store_delivery_list l;
+    assert_int_equal(cg_store_delivery_list(f->s, "prod", webhook, status, 1000, &l, &f->err), 0);
+    size_t n = l.n;
+    cg_store_delivery_list_cleanup(&l);
+    return n;
+}
+
+static void test_webhook_put_get_list_delete(void **state)
+{
+    struct fx *f = *state;
+    put(f, "prod", "client", CG_STORE_CLIENT);
+    put(f, "prod", "private-ca", CG_STORE_CA);
+    uint64_t r = rev(f, "prod");
+    char *types[] = {"invoice.paid", "certificate.expiring"};
+    struct cg_store_webhook w = wh_make("billing", "client", "private-ca", types, 2);
+    w.trust = CG_WEBHOOK_TRUST_CA_ONLY;
+    w.secret_blob = (uint8_t *)SECRET_BLOB;
+    w.secret_blob_len = sizeof(SECRET_BLOB);
+    wh_put(f, "prod", &w, false);
+    assert_int_equal(rev(f, "prod"), r + 1);
+    struct cg_store_webhook plain = wh_make("alerts", "client", NULL, NULL, 0);
+    plain.disabled = true;
+    wh_put(f, "prod", &plain, false);
+
+    struct cg_store_webhook got;
+    assert_int_equal(cg_store_webhook_get(f->s, "prod", "billing", &got, &f->err), 0);
+    assert_string_equal(got.id, w.id);
+    assert_string_equal(got.url, "https://hooks.example/in");
+    assert_string_equal(got.client_cert, "client");
+    assert_string_equal(got.ca, "private-ca");
+    assert_int_equal(got.trust, CG_WEBHOOK_TRUST_CA_ONLY);
+    assert_int_equal(got.secret_blob_len, sizeof(SECRET_BLOB));
+    assert_memory_equal(got.secret_blob, SECRET_BLOB, sizeof(SECRET_BLOB));
+    assert_int_equal(got.n_events, 2);
+    assert_string_equal(got.events[0], "invoice.paid"); /* in the order given */
+    assert_string_equal(got.events[1], "certificate.expiring");
+    assert_false(got.disabled);
+    assert_null(got.problem);
+    assert_true(got.created_at > 0 && got.updated_at >= got.created_at);
+    assert_int_equal(got.n_pending, 0);
+    cg_store_webhook_cleanup(&got);
+
+    struct cg_store_webhook_list l;
+    assert_int_equal(cg_store_webhook_list(f->s, "prod", &l, &f->err), 0);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.items[0].name, "alerts"); /* by name */
+    assert_true(l.items[0].disabled);
+    assert_null(l.items[0].ca);
+    assert_null(l.items[0].secret_blob);
+    assert_int_equal(l.items[0].n_events, 0);
+    assert_string_equal(l.items[1].name, "billing");
+    cg_store_webhook_list_cleanup(&l);
+    assert_int_equal(wh_count(f, "stage"), 0);
+
+    /* add again: refused; replace: changed in place */
+    assert_int_equal(cg_store_webhook_put(f->s, "prod", &w, false, &f->err), CG_EEXISTS);
+    assert_non_null(strstr(f->err.msg, "'billing' already exists"));
+    assert_non_null(strstr(f->err.hint, "certgate webhook set billing"));
+    w.ca = NULL;
+    w.trust = CG_WEBHOOK_TRUST_SYSTEM_CA;
+    w.secret_blob = NULL;
+    w.secret_blob_len = 0;
+    w.n_events = 0;
+    r = rev(f, "prod");
+    wh_put(f, "prod", &w, true);
+    assert_int_equal(rev(f, "prod"), r + 1);
+    assert_int_equal(cg_store_webhook_get(f->s, "prod", "billing", &got, &f->err), 0);
+    assert_null(got.ca);
+    assert_null(got.secret_blob);
+    assert_int_equal(got.n_events, 0);
+    cg_store_webhook_cleanup(&got);
+
+    assert_int_equal(cg_store_webhook_delete(f->s, "prod", "billing", &f->err), 0);
+    assert_int_equal(rev(f, "prod"), r + 2);
+    assert_int_equal(cg_store_webhook_get(f->s, "prod", "billing", &got, &f->err), CG_ENOTFOUND);
+    assert_non_null(strstr(f->err.msg, "no webhook named 'billing'"));
+    assert_non_null(strstr(f->err.hint, "certgate webhook list"));
+    assert_int_equal(cg_store_webhook_delete(f->s, "prod", "billing", &f->err), CG_ENOTFOUND);
+    assert_int_equal(rev(f, "prod"), r + 2);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM webhook_events"), 0); /* its types went with it */
+}
+
+static void test_webhook_refusals(void **state)
+{
+    struct fx *f = *state;
+    put(f, "prod", "client", CG_STORE_CLIENT);
+    put(f, "prod", "server", CG_STORE_SERVER);
+    put(f, "prod", "ca", CG_STORE_CA);
+    uint64_t r = rev(f, "prod");
+    struct cg_store_webhook w = wh_make("hook", "missing", NULL, NULL, 0);
+    assert_int_equal(cg_store_webhook_put(f->s, "prod", &w, false, &f->err), CG_ENOTFOUND);
+    assert_non_null(strstr(f->err.msg, "webhook 'hook' presents certificate 'missing'"));
+    assert_non_null(strstr(f->err.hint, "certgate cert add missing"));
+    w.client_cert = "server";
+    assert_int_equal(cg_store_webhook_put(f->s, "prod", &w, false, &f->err), CG_EINVAL);
+    assert_non_null(strstr(f->err.msg, "it is a server certificate"));
+    w.client_cert = "ca";
+    assert_int_equal(cg_store_webhook_put(f->s, "prod", &w, false, &f->err), CG_EINVAL);
+    w.client_cert = "client";
+    w.ca = "nope";
+    assert_int_equal(cg_store_webhook_put(f->s, "prod", &w, false, &f->err), CG_ENOTFOUND);
+    assert_non_null(strstr(f->err.msg, "webhook 'hook' trusts CA 'nope'"));
+    w.ca = "client";
+    assert_int_equal(cg_store_webhook_put(f->s, "prod", &w, false, &f->err), CG_EINVAL);
+    assert_non_null(strstr(f->err.msg, "not a CA bundle"));
+    w.ca = NULL;
+    w.trust = CG_WEBHOOK_TRUST_CA_ONLY;
+    assert_int_equal(cg_store_webhook_put(f->s, "prod", &w, false, &f->err), CG_EINVAL);
+    assert_non_null(strstr(f->err.msg, "ca-only"));
+    assert_non_null(strstr(f->err.hint, "--ca CA"));
+    w.trust = 7;
+    assert_int_equal(cg_store_webhook_put(f->s, "prod", &w, false, &f->err), CG_EINVAL);
+    w.trust = 0;
+    char *dup[] = {"a.b", "a.b"};
+    w.events = dup;
+    w.n_events = 2;
+    assert_int_equal(cg_store_webhook_put(f->s, "prod", &w, false, &f->err), CG_EINVAL);
+    assert_non_null(strstr(f->err.msg, "twice"));
+    char *bad[] = {"a b"};
+    w.events = bad;
+    w.n_events = 1;
+    assert_int_equal(cg_store_webhook_put(f->s, "prod", &w, false, &f->err), CG_EINVAL);
+    assert_non_null(strstr(f->err.msg, "'a b' is not an event type"));
+    w.n_events = 0;
+    w.client_cert = NULL;
+    assert_int_equal(cg_store_webhook_put(f->s, "prod", &w, false, &f->err), CG_EINVAL);
+    assert_non_null(strstr(f->err.msg, "no client certificate"));
+    w.client_cert = "client";
+    w.url = "";
+    assert_int_equal(cg_store_webhook_put(f->s, "prod", &w, false, &f->err), CG_EINVAL);
+    w.url = "https://x";
+    w.secret_blob_len = 3;
+    assert_int_equal(cg_store_webhook_put(f->s, "prod", &w, false, &f->err), CG_EINVAL);
+    w.secret_blob_len = 0;
+    w.id[0] = 'X';
+    assert_int_equal(cg_store_webhook_put(f->s, "prod", &w, false, &f->err), CG_EINVAL);
+    assert_non_null(strstr(f->err.msg, "record id"));
+    assert_int_equal(cg_store_webhook_put(f->s, "prod", NULL, false, &f->err), CG_EINVAL);
+    /* nothing was stored, nothing changed */
+    assert_int_equal(wh_count(f, "prod"), 0);
+    assert_int_equal(rev(f, "prod"), r);
+    assert_int_equal(cg_store_webhook_problem_set(f->s, "prod", "ghost", "x", 1, &f->err), CG_ENOTFOUND);
+}
+
+static void test_webhook_certs_in_use(void **state)
+{
+    struct fx *f = *state;
+    put(f, "prod", "client", CG_STORE_CLIENT);
+    put(f, "prod", "ca", CG_STORE_CA);
+    struct cg_store_webhook w = wh_make("hook", "client", "ca", NULL, 0);
+    wh_put(f, "prod", &w, false);
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "client", &f->err), CG_EINUSE);
+    assert_non_null(strstr(f->err.msg, "presented by 1 webhook: 'hook'"));
+    assert_non_null(strstr(f->err.hint, "certgate webhook set WEBHOOK --client-cert"));
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "ca", &f->err), CG_EINUSE);
+    assert_non_null(strstr(f->err.msg, "trusted by 1 webhook: 'hook'"));
+    /* a replacement of another kind would leave the webhook naming the wrong kind */
+    struct cg_store_cert c = cert_make("client", CG_STORE_SERVER);
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &c, true, &f->err), CG_EINUSE);
+    assert_non_null(strstr(f->err.msg, "webhook"));
+    c = cert_make("ca", CG_STORE_CLIENT);
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &c, true, &f->err), CG_EINUSE);
+    /* the same kind is fine */
+    c = cert_make("ca", CG_STORE_CA);
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &c, true, &f->err), 0);
+    c = cert_make("client", CG_STORE_CLIENT);
+    assert_int_equal(cg_store_cert_put(f->s, "prod", &c, true, &f->err), 0);
+    assert_int_equal(cg_store_webhook_delete(f->s, "prod", "hook", &f->err), 0);
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "client", &f->err), 0);
+    assert_int_equal(cg_store_cert_delete(f->s, "prod", "ca", &f->err), 0);
+}
+
+static void test_webhook_problem(void **state)
+{
+    struct fx *f = *state;
+    put(f, "prod", "client", CG_STORE_CLIENT);
+    put(f, "prod", "other", CG_STORE_CLIENT);
+    struct cg_store_webhook w = wh_make("hook", "client", NULL, NULL, 0);
+    wh_put(f, "prod", &w, false);
+    uint64_t r = rev(f, "prod");
+    assert_int_equal(cg_store_webhook_problem_set(f->s, "prod", "hook", "the server rejected our client certificate",
+                                                  1700000000, &f->err),
+                     0);
+    assert_int_equal(rev(f, "prod"), r); /* not configuration */
+    struct cg_store_webhook got;
+    assert_int_equal(cg_store_webhook_get(f->s, "prod", "hook", &got, &f->err), 0);
+    assert_string_equal(got.problem, "the server rejected our client certificate");
+    assert_int_equal(got.problem_at, 1700000000);
+    cg_store_webhook_cleanup(&got);
+    /* a change that does not touch where and how it connects keeps the problem */
+    w.disabled = true;
+    wh_put(f, "prod", &w, true);
+    assert_int_equal(cg_store_webhook_get(f->s, "prod", "hook", &got, &f->err), 0);
+    assert_non_null(got.problem);
+    cg_store_webhook_cleanup(&got);
+    /* another client certificate may be the fix: the flag is cleared */
+    w.client_cert = "other";
+    wh_put(f, "prod", &w, true);
+    assert_int_equal(cg_store_webhook_get(f->s, "prod", "hook", &got, &f->err), 0);
+    assert_null(got.problem);
+    assert_int_equal(got.problem_at, 0);
+    cg_store_webhook_cleanup(&got);
+    /* long problems are cut; NULL clears */
+    char big[3000];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(cg_store_webhook_problem_set(f->s, "prod", "hook", big, 5, &f->err), 0);
+    assert_int_equal(raw_int(f, "SELECT length(problem) FROM webhooks"), CG_STORE_PROBLEM_MAX);
+    assert_int_equal(cg_store_webhook_problem_set(f->s, "prod", "hook", NULL, 6, &f->err), 0);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM webhooks WHERE problem IS NULL AND problem_at = 0"), 1);
+    assert_int_equal(cg_store_webhook_problem_set(f->s, "prod", "hook", "x", -1, &f->err), CG_EINVAL);
+}
+
+static void test_event_put_makes_deliveries(void **state)
+{
+    struct fx *f = *state;
+    char *paid[] = {"invoice.paid"};
+    char *other[] = {"user.created", "user.deleted"};
+    wh_simple(f, "all", NULL, 0, false);
+    wh_simple(f, "billing", paid, 1, false);
+    wh_simple(f, "off", NULL, 0, true);
+    wh_simple(f, "users", other, 2, false);
+    uint64_t r = rev(f, "prod");
+    assert_int_equal(ev_put(f, 1, "invoice.paid"), 2); /* all, billing */
+    assert_int_equal(ev_put(f, 2, "user.deleted"), 2); /* all, users */
+    assert_int_equal(ev_put(f, 3, "nobody.cares"), 1); /* all */
+    assert_int_equal(rev(f, "prod"), r);               /* traffic, not configuration */
+    assert_int_equal(count_of(f, "billing", CG_DELIVERY_PENDING), 1);
+    assert_int_equal(count_of(f, "off", -1), 0);
+    assert_int_equal(count_of(f, "all", -1), 3);
+    uint64_t pending = 0;
+    assert_int_equal(cg_store_delivery_pending_count(f->s, "prod", &pending, &f->err), 0);
+    assert_int_equal(pending, 5);
+    struct cg_store_webhook got;
+    assert_int_equal(cg_store_webhook_get(f->s, "prod", "all", &got, &f->err), 0);
+    assert_int_equal(got.n_pending, 3);
+    assert_int_equal(got.n_failed, 0);
+    cg_store_webhook_cleanup(&got);
+
+    struct cg_store_event e;
+    char id[40];
+    event_id(1, id);
+    assert_int_equal(cg_store_event_get(f->s, "prod", id, &e, &f->err), 0);
+    assert_string_equal(e.id, id);
+    assert_string_equal(e.type, "invoice.paid");
+    assert_string_equal(e.data_json, "{\"n\": 1}");
+    assert_true(e.created_at_ms > 1600000000000LL);
+    cg_store_event_cleanup(&e);
+    assert_int_equal(cg_store_event_get(f->s, "stage", id, &e, &f->err), CG_ENOTFOUND);
+
+    /* the same id again: refused, and nothing more stored */
+    struct cg_store_event dup = {.type = "invoice.paid", .data_json = "{}"};
+    event_id(1, dup.id);
+    size_t n = 99;
+    assert_int_equal(cg_store_event_put(f->s, "prod", &dup, &n, &f->err), CG_EEXISTS);
+    assert_non_null(strstr(f->err.msg, "already stored"));
+    assert_int_equal(n, 0);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM deliveries"), 5);
+    /* ... but it is another event in another environment */
+    assert_int_equal(cg_store_event_put(f->s, "stage", &dup, &n, &f->err), 0);
+    assert_int_equal(n, 0); /* no webhooks there */
+}
+
+static void test_event_refusals(void **state)
+{
+    struct fx *f = *state;
+    wh_simple(f, "all", NULL, 0, false);
+    struct cg_store_event e = {.type = "a.b", .data_json = "[1, 2]"};
+    event_id(9, e.id);
+    size_t n = 0;
+    assert_int_equal(cg_store_event_put(f->s, "prod", &e, &n, &f->err), CG_EINVAL);
+    assert_non_null(strstr(f->err.msg, "is array, not a JSON object"));
+    e.data_json = "{\"a\": ";
+    assert_int_equal(cg_store_event_put(f->s, "prod", &e, &n, &f->err), CG_EINVAL);
+    assert_non_null(strstr(f->err.msg, "not valid JSON"));
+    e.data_json = NULL;
+    assert_int_equal(cg_store_event_put(f->s, "prod", &e, &n, &f->err), CG_EINVAL);
+    size_t big = CG_STORE_EVENT_DATA_MAX + 10;
+    char *json = malloc(big + 1);
+    assert_non_null(json);
+    memset(json, ' ', big);
+    json[0] = '{';
+    json[big - 1] = '}';
+    json[big] = '\0';
+    e.data_json = json;
+    assert_int_equal(cg_store_event_put(f->s, "prod", &e, &n, &f->err), CG_ELIMIT);
+    assert_non_null(strstr(f->err.msg, "larger than"));
+    free(json);
+    e.data_json = "{}";
+    const char *types[] = {"", "a b", "ä", "x/y"};
+    for (size_t i = 0; i < CG_ARRAY_LEN(types); i++) {
+        e.type = (char *)types[i];
+        assert_int_equal(cg_store_event_put(f->s, "prod", &e, &n, &f->err), CG_EINVAL);
+        assert_non_null(strstr(f->err.msg, "is not an event type"));
+    }
+    char longtype[CG_STORE_EVENT_TYPE_MAX + 2];
+    memset(longtype, 'a', sizeof(longtype) - 1);
+    longtype[sizeof(longtype) - 1] = '\0';
+    e.type = longtype;
+    assert_int_equal(cg_store_event_put(f->s, "prod", &e, &n, &f->err), CG_EINVAL);
+    longtype[CG_STORE_EVENT_TYPE_MAX] = '\0'; /* exactly the cap: fine */
+    assert_int_equal(cg_store_event_put(f->s, "prod", &e, &n, &f->err), 0);
+    e.type = "a.b";
+    const char *ids[] = {"evt_123", "evt_0000000000000000000000000000000G", "xyz_00000000000000000000000000000000", ""};
+    for (size_t i = 0; i < CG_ARRAY_LEN(ids); i++) {
+        snprintf(e.id, sizeof(e.id), "%s", ids[i]);
+        assert_int_equal(cg_store_event_put(f->s, "prod", &e, &n, &f->err), CG_EINVAL);
+        assert_non_null(strstr(f->err.msg, "is not \"evt_\""));
+    }
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM events"), 1);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM deliveries"), 1);
+}
+
+/* An event and its deliveries belong to the caller's transaction (the CLI's audited change and its
+ * config.changed event are saved together or not at all). */
+static void test_event_in_transaction(void **state)
+{
+    struct fx *f = *state;
+    wh_simple(f, "all", NULL, 0, false);
+    assert_int_equal(cg_store_begin(f->s, &f->err), 0);
+    assert_int_equal(ev_put(f, 1, "config.changed"), 1);
+    cg_store_rollback(f->s);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM events"), 0);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM deliveries"), 0);
+    assert_int_equal(cg_store_begin(f->s, &f->err), 0);
+    assert_int_equal(ev_put(f, 1, "config.changed"), 1);
+    assert_int_equal(cg_store_commit(f->s, &f->err), 0);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM deliveries"), 1);
+}
+
+static void test_delivery_claim_finish(void **state)
+{
+    struct fx *f = *state;
+    wh_simple(f, "hook", NULL, 0, false);
+    ev_put(f, 1, "a");
+    ev_put(f, 2, "a");
+    raw_exec(f, "UPDATE deliveries SET next_at_ms = 1000 WHERE event_id = 'evt_00000000000000000000000000000001';"
+                "UPDATE deliveries SET next_at_ms = 5000 WHERE event_id = 'evt_00000000000000000000000000000002'");
+    struct cg_store_delivery_list l;
+    claim(f, f->s, 999, 10, 0, &l); /* nothing due yet */
+    assert_int_equal(l.n, 0);
+    claim(f, f->s, 1000, 10, 0, &l);
+    assert_int_equal(l.n, 1);
+    struct cg_store_delivery d = l.items[0];
+    assert_string_equal(d.event_id, "evt_00000000000000000000000000000001");
+    assert_string_equal(d.event_type, "a");
+    assert_string_equal(d.webhook, "hook");
+    assert_int_equal(d.status, CG_DELIVERY_PENDING);
+    assert_int_equal(d.attempts, 1);
+    assert_int_equal(d.lease_until_ms, 1000 + 60000);
+    int64_t id = d.id;
+    cg_store_delivery_list_cleanup(&l);
+    claim(f, f->s, 2000, 10, 0, &l); /* leased: not again */
+    assert_int_equal(l.n, 0);
+
+    /* a failed attempt: rescheduled, lease released */
+    finish(f, id, CG_DELIVERY_PENDING, 3000, 503, "HTTP 503");
+    claim(f, f->s, 2999, 10, 0, &l);
+    assert_int_equal(l.n, 0);
+    claim(f, f->s, 3000, 10, 0, &l);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.items[0].id, id);
+    assert_int_equal(l.items[0].attempts, 2);
+    cg_store_delivery_list_cleanup(&l);
+    finish(f, id, CG_DELIVERY_SUCCEEDED, 0, 200, NULL);
+
+    struct cg_store_delivery got;
+    assert_int_equal(cg_store_delivery_get(f->s, "prod", id, &got, &f->err), 0);
+    assert_int_equal(got.status, CG_DELIVERY_SUCCEEDED);
+    assert_int_equal(got.lease_until_ms, 0);
+    assert_int_equal(got.attempts, 2);
+    assert_int_equal(got.n_history, 2);
+    assert_int_equal(got.history[0].status_code, 503);
+    assert_string_equal(got.history[0].error, "HTTP 503");
+    assert_int_equal(got.history[0].latency_ms, 12);
+    assert_int_equal(got.history[1].status_code, 200);
+    assert_null(got.history[1].error);
+    cg_store_delivery_cleanup(&got);
+
+    /* a late finish of an ended delivery (its lease had expired) records the attempt only */
+    finish(f, id, CG_DELIVERY_FAILED, 0, 0, "timeout");
+    assert_int_equal(cg_store_delivery_get(f->s, "prod", id, &got, &f->err), 0);
+    assert_int_equal(got.status, CG_DELIVERY_SUCCEEDED);
+    assert_int_equal(got.n_history, 3);
+    cg_store_delivery_cleanup(&got);
+
+    /* a lease that expired makes the delivery due again (a dispatcher died holding it) */
+    claim(f, f->s, 5000, 10, 0, &l);
+    assert_int_equal(l.n, 1);
+    int64_t second = l.items[0].id;
+    cg_store_delivery_list_cleanup(&l);
+    claim(f, f->s, 5000 + 59999, 10, 0, &l);
+    assert_int_equal(l.n, 0);
+    claim(f, f->s, 5000 + 60000, 10, 0, &l);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.items[0].id, second);
+    assert_int_equal(l.items[0].attempts, 2);
+    cg_store_delivery_list_cleanup(&l);
+
+    /* refusals */
+    struct cg_store_attempt a = {.at_ms = 1, .status_code = 1000};
+    assert_int_equal(cg_store_delivery_finish(f->s, "prod", second, CG_DELIVERY_FAILED, 0, &a, &f->err), CG_EINVAL);
+    assert_int_equal(cg_store_delivery_finish(f->s, "prod", second, 7, 0, NULL, &f->err), CG_EINVAL);
+    assert_int_equal(cg_store_delivery_finish(f->s, "prod", 999, CG_DELIVERY_FAILED, 0, NULL, &f->err), CG_ENOTFOUND);
+    assert_non_null(strstr(f->err.msg, "no delivery 999"));
+    assert_int_equal(cg_store_delivery_finish(f->s, "stage", second, CG_DELIVERY_FAILED, 0, NULL, &f->err),
+                     CG_ENOTFOUND);
+    assert_int_equal(cg_store_delivery_claim(f->s, "prod", 1, 0, 10, 0, &l, &f->err), CG_EINVAL);
+    assert_int_equal(cg_store_delivery_get(f->s, "prod", 999, &got, &f->err), CG_ENOTFOUND);
+    /* finishing without an attempt (nothing was sent) */
+    assert_int_equal(cg_store_delivery_finish(f->s, "prod", second, CG_DELIVERY_FAILED, 0, NULL, &f->err), 0);
+    assert_int_equal(count_of(f, "hook", CG_DELIVERY_FAILED), 1);
+    /* long errors are cut */
+    char big[2000];
+    memset(big, 'e', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    finish(f, second, CG_DELIVERY_FAILED, 0, 0, big);
+    assert_int_equal(raw_int(f, "SELECT MAX(length(error)) FROM attempts"), CG_STORE_PROBLEM_MAX);
+}
+
+/* At most per_webhook of one webhook in flight, counting the leases it already holds; the other
+ * webhooks are not held up by it; oldest due first. */
+static void test_delivery_claim_per_webhook(void **state)
+{
+    struct fx *f = *state;
+    char *a_types[] = {"a"};
+    char *b_types[] = {"b"};
+    wh_simple(f, "slow", a_types, 1, false);
+    wh_simple(f, "fast", b_types, 1, false);
+    for (unsigned i = 1; i <= 5; i++) ev_put(f, i, "a");
+    for (unsigned i = 6; i <= 7; i++) ev_put(f, i, "b");
+    /* due times: the slow webhook's first, in reverse order of insertion */
+    raw_exec(f, "UPDATE deliveries SET next_at_ms = 100 - id");
+    struct cg_store_delivery_list l;
+    int64_t now = 1000;
+    claim(f, f->s, now, 10, 2, &l);
+    assert_int_equal(l.n, 4);
+    size_t slow = 0, fast = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        if (i > 0) assert_true(l.items[i - 1].next_at_ms <= l.items[i].next_at_ms); /* oldest due first */
+        if (!strcmp(l.items[i].webhook, "slow")) slow++;
+        else fast++;
+    }
+    assert_int_equal(slow, 2);
+    assert_int_equal(fast, 2);
+    /* slow's two oldest due: events 5 and 4 */
+    int64_t held = -1;
+    for (size_t i = 0; i < l.n; i++)
+        if (!strcmp(l.items[i].webhook, "slow")) {
+            assert_true(!strcmp(l.items[i].event_id, "evt_00000000000000000000000000000005") ||
+                        !strcmp(l.items[i].event_id, "evt_00000000000000000000000000000004"));
+            held = l.items[i].id;
+        }
+    cg_store_delivery_list_cleanup(&l);
+    /* slow holds 2 leases: nothing more of it */
+    claim(f, f->s, now, 10, 2, &l);
+    assert_int_equal(l.n, 0);
+    /* one finished: one more */
+    finish(f, held, CG_DELIVERY_SUCCEEDED, 0, 200, NULL);
+    claim(f, f->s, now, 10, 2, &l);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.items[0].webhook, "slow");
+    cg_store_delivery_list_cleanup(&l);
+    /* max caps the whole */
+    assert_int_equal(cg_store_delivery_release_all(f->s, "prod", &f->err), 0);
+    claim(f, f->s, now, 3, 0, &l);
+    assert_int_equal(l.n, 3);
+    cg_store_delivery_list_cleanup(&l);
+    claim(f, f->s, now, 0, 0, &l);
+    assert_int_equal(l.n, 0);
+}
+
+struct claimer {
+    const char *url;
+    int64_t ids[64];
+    size_t n;
+    int rc;
+};
+
+static void *claimer_run(void *arg)
+{
+    struct claimer *c = arg;
+    struct cg_err err;
+    struct cg_store *s = NULL;
+    c->rc = cg_store_open(c->url, false, &s, &err);
+    for (int round = 0; c->rc == 0; round++) {
+        struct cg_store_delivery_list l;
+        c->rc = cg_store_delivery_claim(s, "prod", 1LL << 50, 60000, 3, 0, &l, &err);
+        if (c->rc != 0 || l.n == 0) {
+            cg_store_delivery_list_cleanup(&l);
+            break;
+        }
+        for (size_t i = 0; i < l.n && c->n < CG_ARRAY_LEN(c->ids); i++) c->ids[c->n++] = l.items[i].id;
+        cg_store_delivery_list_cleanup(&l);
+    }
+    if (c->rc != 0) fprintf(stderr, "claimer: %s\n", err.msg);
+    cg_store_close(s);
+    return NULL;
+}
+
+/* Two store handles on one file claiming at once never get the same delivery, and between them
+ * get every one. */
+static void test_delivery_claim_concurrent(void **state)
+{
+    struct fx *f = *state;
+    wh_simple(f, "h1", NULL, 0, false);
+    wh_simple(f, "h2", NULL, 0, false);
+    for (unsigned i = 1; i <= 30; i++) ev_put(f, i, "x"); /* 60 deliveries */
+    struct claimer c[2] = {{.url = f->url}, {.url = f->url}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) assert_int_equal(pthread_create(&t[i], NULL, claimer_run, &c[i]), 0);
+    for (int i = 0; i < 2; i++) assert_int_equal(pthread_join(t[i], NULL), 0);
+    assert_int_equal(c[0].rc, 0);
+    assert_int_equal(c[1].rc, 0);
+    assert_int_equal(c[0].n + c[1].n, 60);
+    for (size_t i = 0; i < c[0].n; i++)
+        for (size_t j = 0; j < c[1].n; j++) assert_true(c[0].ids[i] != c[1].ids[j]);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM deliveries WHERE attempts = 1 AND lease_until_ms > 0"), 60);
+}
+
+static void test_delivery_release_all(void **state)
+{
+    struct fx *f = *state;
+    wh_simple(f, "hook", NULL, 0, false);
+    ev_put(f, 1, "a");
+    ev_put(f, 2, "a");
+    struct cg_store_delivery_list l;
+    claim(f, f->s, 1LL << 50, 10, 0, &l);
+    assert_int_equal(l.n, 2);
+    finish(f, l.items[0].id, CG_DELIVERY_SUCCEEDED, 0, 200, NULL);
+    cg_store_delivery_list_cleanup(&l);
+    assert_int_equal(cg_store_delivery_release_all(f->s, "stage", &f->err), 0); /* another environment's: none */
+    claim(f, f->s, 1LL << 50, 10, 0, &l);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(cg_store_delivery_release_all(f->s, "prod", &f->err), 0);
+    claim(f, f->s, 1LL << 50, 10, 0, &l);
+    assert_int_equal(l.n, 1); /* the unfinished one, due again */
+    assert_int_equal(l.items[0].attempts, 2);
+    cg_store_delivery_list_cleanup(&l);
+}
+
+static void test_delivery_replay(void **state)
+{
+    struct fx *f = *state;
+    wh_simple(f, "hook", NULL, 0, false);
+    ev_put(f, 1, "a");
+    struct cg_store_delivery_list l;
+    claim(f, f->s, 1LL << 50, 10, 0, &l);
+    int64_t id = l.items[0].id;
+    cg_store_delivery_list_cleanup(&l);
+    assert_int_equal(cg_store_delivery_replay(f->s, "prod", id, 5000, &f->err), CG_EINVAL);
+    assert_non_null(strstr(f->err.msg, "still pending"));
+    finish(f, id, CG_DELIVERY_FAILED, 0, 500, "HTTP 500");
+    uint64_t r = rev(f, "prod");
+    assert_int_equal(cg_store_delivery_replay(f->s, "prod", id, 5000, &f->err), 0);
+    assert_int_equal(rev(f, "prod"), r);
+    struct cg_store_delivery d;
+    assert_int_equal(cg_store_delivery_get(f->s, "prod", id, &d, &f->err), 0);
+    assert_int_equal(d.status, CG_DELIVERY_PENDING);
+    assert_int_equal(d.attempts, 0);
+    assert_int_equal(d.next_at_ms, 5000);
+    assert_int_equal(d.n_history, 1); /* the record stays */
+    cg_store_delivery_cleanup(&d);
+    claim(f, f->s, 5000, 10, 0, &l);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.items[0].attempts, 1);
+    cg_store_delivery_list_cleanup(&l);
+    finish(f, id, CG_DELIVERY_SUCCEEDED, 0, 200, NULL);
+    assert_int_equal(raw_int(f, "SELECT MAX(n) FROM attempts"), 2); /* numbering goes on */
+    assert_int_equal(cg_store_delivery_replay(f->s, "prod", 12345, 1, &f->err), CG_ENOTFOUND);
+    assert_int_equal(cg_store_delivery_replay(f->s, "stage", id, 1, &f->err), CG_ENOTFOUND);
+    /* a succeeded one too; not once its webhook is gone */
+    assert_int_equal(cg_store_webhook_delete(f->s, "prod", "hook", &f->err), 0);
+    assert_int_equal(cg_store_delivery_replay(f->s, "prod", id, 6000, &f->err), CG_ENOTFOUND);
+    assert_non_null(strstr(f->err.msg, "its webhook 'hook' was removed"));
+    assert_non_null(strstr(f->err.hint, "certgate webhook add hook"));
+}
+
+static void test_delivery_list_filters(void **state)
+{
+    struct fx *f = *state;
+    wh_simple(f, "h1", NULL, 0, false);
+    wh_simple(f, "h2", NULL, 0, false);
+    for (unsigned i = 1; i <= 3; i++) ev_put(f, i, "t"); /* 6 deliveries, ids 1..6 */
+    finish(f, 1, CG_DELIVERY_SUCCEEDED, 0, 204, NULL);
+    finish(f, 3, CG_DELIVERY_FAILED, 0, 0, "connect refused");
+    struct cg_store_delivery_list l;
+    assert_int_equal(cg_store_delivery_list(f->s, "prod", NULL, -1, 100, &l, &f->err), 0);
+    assert_int_equal(l.n, 6);
+    for (size_t i = 1; i < l.n; i++) assert_true(l.items[i - 1].id > l.items[i].id); /* newest first */
+    cg_store_delivery_list_cleanup(&l);
+    assert_int_equal(cg_store_delivery_list(f->s, "prod", "h1", -1, 100, &l, &f->err), 0);
+    assert_int_equal(l.n, 3);
+    for (size_t i = 0; i < l.n; i++) assert_string_equal(l.items[i].webhook, "h1");
+    assert_int_equal(l.items[2].n_history, 1); /* with their attempts */
+    assert_int_equal(l.items[2].history[0].status_code, 204);
+    cg_store_delivery_list_cleanup(&l);
+    assert_int_equal(count_of(f, "h1", CG_DELIVERY_FAILED), 1);
+    assert_int_equal(count_of(f, "h1", CG_DELIVERY_SUCCEEDED), 1);
+    assert_int_equal(count_of(f, NULL, CG_DELIVERY_PENDING), 4);
+    assert_int_equal(count_of(f, "nope", -1), 0);
+    assert_int_equal(cg_store_delivery_list(f->s, "prod", NULL, -1, 2, &l, &f->err), 0);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.items[0].id, 6);
+    cg_store_delivery_list_cleanup(&l);
+    assert_int_equal(cg_store_delivery_list(f->s, "prod", NULL, 3, 2, &l, &f->err), CG_EINVAL);
+    assert_int_equal(cg_store_delivery_list(f->s, "prod", "", -1, 2, &l, &f->err), CG_EINVAL);
+    struct cg_store_webhook w;
+    assert_int_equal(cg_store_webhook_get(f->s, "prod", "h1", &w, &f->err), 0);
+    assert_int_equal(w.n_pending, 1);
+    assert_int_equal(w.n_failed, 1);
+    cg_store_webhook_cleanup(&w);
+}
+
+/* Removing a webhook removes its pending deliveries (nothing would send them); finished ones stay. */
+static void test_webhook_delete_keeps_finished(void **state)
+{
+    struct fx *f = *state;
+    wh_simple(f, "hook", NULL, 0, false);
+    for (unsigned i = 1; i <= 3; i++) ev_put(f, i, "t");
+    finish(f, 1, CG_DELIVERY_SUCCEEDED, 0, 200, NULL);
+    finish(f, 2, CG_DELIVERY_FAILED, 0, 500, NULL);
+    assert_int_equal(cg_store_webhook_delete(f->s, "prod", "hook", &f->err), 0);
+    assert_int_equal(count_of(f, "hook", -1), 2);
+    assert_int_equal(count_of(f, "hook", CG_DELIVERY_PENDING), 0);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM attempts"), 2);
+}
+
+/* A store of version 4 gains the tables of version 5 on a plain open and keeps its data. */
+static void test_webhook_migration_from_v4(void **state)
+{
+    struct fx *f = *state;
+    put(f, "prod", "c", CG_STORE_CLIENT);
+    cg_store_close(f->s);
+    f->s = NULL;
+    raw_exec(f, "DROP TABLE attempts; DROP TABLE deliveries; DROP TABLE events; DROP TABLE webhook_events; "
+                "DROP TABLE webhooks; DELETE FROM schema_version WHERE version >= 5;");
+    int rc = cg_store_open(f->url, false, &f->s, &f->err);
+    if (rc != 0) fprintf(stderr, "open: %s\n", f->err.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM schema_version WHERE version = 5 AND name = 'webhooks, events, "
+                                "deliveries and their attempts'"),
+                     1);
+    assert_true(exists(f, "prod", "c"));
+    wh_simple(f, "hook", NULL, 0, false);
+    assert_int_equal(ev_put(f, 1, "t"), 1);
 }
 
 int main(void)
@@ -2171,6 +2897,21 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit_list_capped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_migration_from_v3, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_put_get_list_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_certs_in_use, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_problem, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_put_makes_deliveries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_in_transaction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delivery_claim_finish, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delivery_claim_per_webhook, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delivery_claim_concurrent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delivery_release_all, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delivery_replay, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delivery_list_filters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_delete_keeps_finished, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_migration_from_v4, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,7 +13,7 @@
 //   ("field" of the error, data_base64 being the file input); other errors go to the banner.
 
 const TOKEN_KEY = 'certgate.token';
-const ROLES = { viewer: 0, operator: 1, admin: 2 };
+const ROLES = { events: -1, viewer: 0, operator: 1, admin: 2 }; // events: may only post events, reads nothing
 const EXPIRY_WARN_DAYS = 30;
 const AUDIT_PAGE = 50;
 const REQUEST_TIMEOUT_MS = 30000;

@@ -210,6 +210,91 @@ static const struct migration steps[] = {
      "  after_json TEXT NOT NULL DEFAULT 'null'"
      ");"
      "CREATE INDEX audit_by_env ON audit (env, id);"},
+    /* 5 */
+    {"webhooks, events, deliveries and their attempts",
+     /* An outgoing notification endpoint (SPEC.md section 1). url is validated by the writer;
+      * trust is enum cg_store_webhook_trust (1, ca-only, needs a ca); secret_blob is the HMAC
+      * secret sealed with the master key and id as associated data (NULL: unsigned); problem is
+      * the dispatcher's flag (the last failure no retry can fix). RESTRICT: a certificate a
+      * webhook presents or trusts cannot be removed. */
+     "CREATE TABLE webhooks ("
+     "  env TEXT NOT NULL,"
+     "  name TEXT NOT NULL,"
+     "  id TEXT NOT NULL CHECK (length(id) = 32),"
+     "  url TEXT NOT NULL,"
+     "  client_cert TEXT NOT NULL,"
+     "  ca TEXT,"
+     "  trust INTEGER NOT NULL DEFAULT 0 CHECK (trust IN (0, 1) AND (trust = 0 OR ca IS NOT NULL)),"
+     "  secret_blob BLOB,"
+     "  disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),"
+     "  problem TEXT,"
+     "  problem_at INTEGER NOT NULL DEFAULT 0,"
+     "  created_at INTEGER NOT NULL,"
+     "  updated_at INTEGER NOT NULL,"
+     "  UNIQUE (env, name),"
+     "  FOREIGN KEY (env, client_cert) REFERENCES certs (env, name) ON DELETE RESTRICT,"
+     "  FOREIGN KEY (env, ca) REFERENCES certs (env, name) ON DELETE RESTRICT"
+     ");"
+     "CREATE INDEX webhooks_by_client_cert ON webhooks (env, client_cert);"
+     "CREATE INDEX webhooks_by_ca ON webhooks (env, ca);"
+     /* The event types a webhook receives, in the order given; none: every type. */
+     "CREATE TABLE webhook_events ("
+     "  env TEXT NOT NULL,"
+     "  webhook TEXT NOT NULL,"
+     "  type TEXT NOT NULL,"
+     "  position INTEGER NOT NULL,"
+     "  PRIMARY KEY (env, webhook, position),"
+     "  UNIQUE (env, webhook, type),"
+     "  FOREIGN KEY (env, webhook) REFERENCES webhooks (env, name) ON DELETE CASCADE"
+     ");"
+     /* Traffic, not configuration: nothing below bumps the revision. An event's id is chosen by
+      * its writer ("evt_" and 32 hex), unique in its environment; data is a JSON object. */
+     "CREATE TABLE events ("
+     "  env TEXT NOT NULL,"
+     "  id TEXT NOT NULL,"
+     "  type TEXT NOT NULL,"
+     "  data_json TEXT NOT NULL,"
+     "  created_at_ms INTEGER NOT NULL,"
+     "  PRIMARY KEY (env, id)"
+     ");"
+     /* One POST of one event to one webhook. status is enum cg_store_delivery_status; a pending
+      * delivery is due at next_at_ms and claimed by a dispatcher until lease_until_ms (0: not
+      * claimed). webhook is a name, not a foreign key: deleting a webhook removes its pending
+      * deliveries, and its finished ones stay for the record. AUTOINCREMENT: an id is never
+      * reused, so that a delivery id shown to an operator always means the same delivery. */
+     "CREATE TABLE deliveries ("
+     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+     "  env TEXT NOT NULL,"
+     "  event_id TEXT NOT NULL,"
+     "  webhook TEXT NOT NULL,"
+     "  status INTEGER NOT NULL DEFAULT 0 CHECK (status IN (0, 1, 2)),"
+     "  attempts INTEGER NOT NULL DEFAULT 0,"
+     "  next_at_ms INTEGER NOT NULL,"
+     "  lease_until_ms INTEGER NOT NULL DEFAULT 0,"
+     "  created_at_ms INTEGER NOT NULL,"
+     "  updated_at_ms INTEGER NOT NULL,"
+     "  UNIQUE (env, event_id, webhook),"
+     "  FOREIGN KEY (env, event_id) REFERENCES events (env, id) ON DELETE CASCADE"
+     ");"
+     /* claim: the due pending deliveries, oldest first; and the leases held, per webhook */
+     "CREATE INDEX deliveries_due ON deliveries (env, status, next_at_ms);"
+     "CREATE INDEX deliveries_leased ON deliveries (env, webhook) WHERE status = 0 AND lease_until_ms > 0;"
+     /* listings: one webhook's deliveries, newest first (of one status, or of any); the
+      * counts of its pending and failed ones */
+     "CREATE INDEX deliveries_by_webhook ON deliveries (env, webhook, id);"
+     "CREATE INDEX deliveries_by_webhook_status ON deliveries (env, webhook, status, id);"
+     /* Every attempt of a delivery, numbered from 1 in the order made (a replay goes on counting
+      * here; the delivery's attempts column starts again from 0). */
+     "CREATE TABLE attempts ("
+     "  delivery_id INTEGER NOT NULL,"
+     "  n INTEGER NOT NULL,"
+     "  at_ms INTEGER NOT NULL,"
+     "  status_code INTEGER NOT NULL DEFAULT 0,"
+     "  error TEXT,"
+     "  latency_ms INTEGER NOT NULL DEFAULT 0,"
+     "  PRIMARY KEY (delivery_id, n),"
+     "  FOREIGN KEY (delivery_id) REFERENCES deliveries (id) ON DELETE CASCADE"
+     ");"},
 };
 
 int cg_store_sqlite_schema_latest(void) { return (int)CG_ARRAY_LEN(steps); }

@@ -775,8 +775,17 @@ static int names_collect(struct cg_store_sqlite *s, sqlite3_stmt *q, struct cg_b
 }
 
 /* What may hold a certificate: pins name client certificates, upstreams and profiles trust ca
- * bundles, sites present server certificates and verify clients with ca bundles. */
-enum { CG_REF_PINS = 1, CG_REF_UPSTREAMS = 2, CG_REF_SITES = 4, CG_REF_PROFILES = 8 };
+ * bundles, sites present server certificates and verify clients with ca bundles, webhooks
+ * present client certificates and trust ca bundles. */
+enum {
+    CG_REF_PINS = 1,
+    CG_REF_UPSTREAMS = 2,
+    CG_REF_SITES = 4,
+    CG_REF_PROFILES = 8,
+    CG_REF_WEBHOOK_CLIENTS = 16,
+    CG_REF_WEBHOOK_CAS = 32,
+};
+#define CG_REF_ALL 63
 
 struct ref_kind {
     int bit;
@@ -810,6 +819,16 @@ static const struct ref_kind ref_kinds[] = {
      "change those profiles first (certgate profile set PROFILE --client-ca OTHER_CA), or remove them: certgate "
      "profile rm PROFILE",
      "change the profiles (certgate profile set PROFILE --client-ca OTHER_CA)"},
+    {CG_REF_WEBHOOK_CLIENTS, "SELECT name FROM webhooks WHERE env = ?1 AND client_cert = ?2 ORDER BY name",
+     "presented by", "webhook", "webhooks",
+     "give those webhooks another client certificate first (certgate webhook set WEBHOOK --client-cert OTHER), or "
+     "remove them: certgate webhook rm WEBHOOK",
+     "give the webhooks another client certificate (certgate webhook set WEBHOOK --client-cert OTHER)"},
+    {CG_REF_WEBHOOK_CAS, "SELECT name FROM webhooks WHERE env = ?1 AND ca = ?2 ORDER BY name", "trusted by", "webhook",
+     "webhooks",
+     "change their trust first (certgate webhook set WEBHOOK --ca OTHER_CA, or --no-ca for the system roots), or "
+     "remove them: certgate webhook rm WEBHOOK",
+     "change the webhooks' trust (certgate webhook set WEBHOOK --no-ca)"},
 };
 
 /* CG_EINUSE, naming up to CG_INUSE_LIST_MAX holders of each kind, when the objects of env
@@ -918,13 +937,14 @@ static int cert_put_tx(struct cg_store_sqlite *s, const char *env, const struct 
         char what[CG_ERR_MSG_MAX / 2];
         snprintf(what, sizeof(what), "cannot replace certificate '%s' of environment '%s' with a %s certificate",
                  c->name, env, kind_name(c->kind));
-        CG_GUARD(in_use_refuse(s, env, c->name, CG_REF_PINS, what, err));
+        CG_GUARD(in_use_refuse(s, env, c->name, CG_REF_PINS | CG_REF_WEBHOOK_CLIENTS, what, err));
     }
     if (found && kind == CG_STORE_CA && c->kind != CG_STORE_CA) {
         char what[CG_ERR_MSG_MAX / 2];
         snprintf(what, sizeof(what), "cannot replace CA bundle '%s' of environment '%s' with a %s certificate",
                  c->name, env, kind_name(c->kind));
-        CG_GUARD(in_use_refuse(s, env, c->name, CG_REF_UPSTREAMS | CG_REF_SITES | CG_REF_PROFILES, what, err));
+        CG_GUARD(in_use_refuse(s, env, c->name, CG_REF_UPSTREAMS | CG_REF_SITES | CG_REF_PROFILES | CG_REF_WEBHOOK_CAS,
+                               what, err));
     }
     if (found && kind == CG_STORE_SERVER && c->kind != CG_STORE_SERVER) {
         char what[CG_ERR_MSG_MAX / 2];
@@ -976,7 +996,7 @@ static int cert_delete_tx(struct cg_store_sqlite *s, const char *env, const char
     if (!found) return cert_not_found(env, name, err);
     char what[CG_ERR_MSG_MAX / 2];
     snprintf(what, sizeof(what), "cannot delete certificate '%s' of environment '%s'", name, env);
-    CG_GUARD(in_use_refuse(s, env, name, CG_REF_PINS | CG_REF_UPSTREAMS | CG_REF_SITES | CG_REF_PROFILES, what, err));
+    CG_GUARD(in_use_refuse(s, env, name, CG_REF_ALL, what, err));
     CG_GUARD(run(s, err, "DELETE FROM certs WHERE env = ? AND name = ?", "tt", env, name));
     return revision_bump(s, env, err);
 }
@@ -2154,6 +2174,678 @@ static int sqlite_audit_list(struct cg_store *st, const char *env, int64_t befor
     return 0;
 }
 
+/* ---- webhooks ------------------------------------------------------------------------------ */
+
+/* A webhook is configuration: its changes bump the revision (the daemon reloads it); its
+ * problem is the dispatcher's note and does not. */
+
+static int webhook_not_found(const char *env, const char *name, struct cg_err *err)
+{
+    cg_err_set(err, CG_ENOTFOUND, "no webhook named '%s' in environment '%s'", name, env);
+    return cg_err_hint_code(err, CG_ENOTFOUND, "see the webhooks with: certgate webhook list --env %s", env);
+}
+
+static int webhook_check(const struct cg_store_webhook *w, struct cg_err *err)
+{
+    if (!w) return cg_err_set(err, CG_EINVAL, "no webhook given");
+    CG_GUARD(arg_check("webhook name", w->name, err));
+    if (!id_valid(w->id)) {
+        cg_err_set(err, CG_EINVAL, "webhook '%s' has no valid record id (32 lowercase hex characters)", w->name);
+        return cg_err_hint_code(err, CG_EINVAL, "make one with cg_store_new_id before storing the webhook");
+    }
+    if (!w->url || !*w->url) return cg_err_set(err, CG_EINVAL, "webhook '%s' has no URL", w->name);
+    if (!w->client_cert || !*w->client_cert) {
+        cg_err_set(err, CG_EINVAL, "webhook '%s' has no client certificate", w->name);
+        return cg_err_hint_code(err, CG_EINVAL, "a webhook always presents a client certificate: name one of kind "
+                                                "client (--client-cert NAME)");
+    }
+    if (w->ca && !*w->ca) return cg_err_set(err, CG_EINVAL, "webhook '%s' names an empty CA (NULL means none)", w->name);
+    if (w->trust != CG_WEBHOOK_TRUST_SYSTEM_CA && w->trust != CG_WEBHOOK_TRUST_CA_ONLY)
+        return cg_err_set(err, CG_EINVAL, "webhook '%s' has an unknown trust (%d)", w->name, w->trust);
+    if (w->trust == CG_WEBHOOK_TRUST_CA_ONLY && !w->ca) {
+        cg_err_set(err, CG_EINVAL, "webhook '%s' would trust its CA alone (ca-only), but it names no CA", w->name);
+        return cg_err_hint_code(err, CG_EINVAL, "name the CA bundle to trust (--ca CA), or trust the system roots "
+                                                "(--trust system+ca)");
+    }
+    if ((w->secret_blob == NULL) != (w->secret_blob_len == 0))
+        return cg_err_set(err, CG_EINVAL, "webhook '%s': a sealed secret and its length must come together", w->name);
+    CG_GUARD(names_unique_check("webhook", w->name, "event type", w->events, w->n_events, err));
+    for (size_t i = 0; i < w->n_events; i++)
+        if (!cg_store_event_type_valid(w->events[i])) {
+            cg_err_set(err, CG_EINVAL, "webhook '%s': '%.*s' is not an event type", w->name, CG_STORE_EVENT_TYPE_MAX,
+                       w->events[i]);
+            return cg_err_hint_code(err, CG_EINVAL, "an event type is 1 to %d letters, digits, '.', '_' and '-', "
+                                                    "e.g. invoice.paid",
+                                    CG_STORE_EVENT_TYPE_MAX);
+        }
+    return 0;
+}
+
+/* The certificate a webhook presents must be a client certificate of env. */
+static int client_ref_check(struct cg_store_sqlite *s, const char *env, const char *webhook, const char *cert,
+                            struct cg_err *err)
+{
+    int kind = -1;
+    int found = cert_kind_get(s, env, cert, &kind, err);
+    CG_GUARD(found);
+    if (!found) {
+        cg_err_set(err, CG_ENOTFOUND, "webhook '%s' presents certificate '%s', but there is no certificate of that name "
+                                      "in environment '%s'",
+                   webhook, cert, env);
+        return cg_err_hint_code(err, CG_ENOTFOUND, "add it first with: certgate cert add %s FILE --env %s (certgate "
+                                                   "cert list shows the certificates)",
+                                cert, env);
+    }
+    if (kind != CG_STORE_CLIENT) {
+        cg_err_set(err, CG_EINVAL, "webhook '%s' cannot present '%s': it is a %s certificate, and a webhook presents a "
+                                   "client certificate",
+                   webhook, cert, kind_name(kind));
+        return cg_err_hint_code(err, CG_EINVAL, "name a client certificate (certgate cert list shows the kinds), or "
+                                                "import one with: certgate cert add NAME FILE");
+    }
+    return 0;
+}
+
+static int webhook_events_write(struct cg_store_sqlite *s, const char *env, const struct cg_store_webhook *w,
+                                struct cg_err *err)
+{
+    CG_GUARD(run(s, err, "DELETE FROM webhook_events WHERE env = ? AND webhook = ?", "tt", env, w->name));
+    for (size_t i = 0; i < w->n_events; i++)
+        CG_GUARD(run(s, err, "INSERT INTO webhook_events (env, webhook, type, position) VALUES (?, ?, ?, ?)", "ttti",
+                     env, w->name, w->events[i], (int64_t)i));
+    return 0;
+}
+
+static int webhook_put_tx(struct cg_store_sqlite *s, const char *env, const struct cg_store_webhook *w, bool replace,
+                          struct cg_err *err)
+{
+    int64_t now = (int64_t)time(NULL);
+    int found = named_exists(s, "webhooks", env, w->name, err);
+    CG_GUARD(found);
+    if (found && !replace) {
+        cg_err_set(err, CG_EEXISTS, "a webhook named '%s' already exists in environment '%s'", w->name, env);
+        return cg_err_hint_code(err, CG_EEXISTS, "choose another name, or change it with: certgate webhook set %s ...",
+                                w->name);
+    }
+    CG_GUARD(client_ref_check(s, env, w->name, w->client_cert, err));
+    if (w->ca) CG_GUARD(ca_ref_check(s, env, "webhook", w->name, "trusts", "trust", w->ca, err));
+    if (found)
+        /* UPDATE in place: created_at is kept, and the problem too unless where and how the
+         * webhook connects changed (the old problem may not hold any more; the dispatcher flags
+         * it again if it does). SET expressions all read the row as it was. */
+        CG_GUARD(run(s, err,
+                     "UPDATE webhooks SET "
+                     "problem = CASE WHEN url = ?3 AND client_cert = ?4 AND ca IS ?5 AND trust = ?6 THEN problem END, "
+                     "problem_at = CASE WHEN url = ?3 AND client_cert = ?4 AND ca IS ?5 AND trust = ?6 "
+                     "THEN problem_at ELSE 0 END, "
+                     "url = ?3, client_cert = ?4, ca = ?5, trust = ?6, id = ?7, secret_blob = ?8, disabled = ?9, "
+                     "updated_at = ?10 WHERE env = ?1 AND name = ?2",
+                     "tttttitbii", env, w->name, w->url, w->client_cert, w->ca, (int64_t)w->trust, w->id,
+                     w->secret_blob, w->secret_blob_len, (int64_t)w->disabled, now));
+    else
+        CG_GUARD(run(s, err,
+                     "INSERT INTO webhooks (env, name, id, url, client_cert, ca, trust, secret_blob, disabled, "
+                     "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     "tttttt" "ibiii", env, w->name, w->id, w->url, w->client_cert, w->ca, (int64_t)w->trust,
+                     w->secret_blob, w->secret_blob_len, (int64_t)w->disabled, now, now));
+    CG_GUARD(webhook_events_write(s, env, w, err));
+    return revision_bump(s, env, err);
+}
+
+static int sqlite_webhook_put(struct cg_store *st, const char *env, const struct cg_store_webhook *w, bool replace,
+                              struct cg_err *err)
+{
+    struct cg_store_sqlite *s = sq(st);
+    CG_GUARD(arg_check("environment", env, err));
+    CG_GUARD(webhook_check(w, err));
+    struct op op;
+    CG_GUARD(ctx(op_begin(s, &op, err), err, "cannot store webhook '%s' in environment '%s'", w->name, env));
+    int rc = op_end(s, &op, webhook_put_tx(s, env, w, replace, err), err);
+    return ctx(rc, err, "cannot store webhook '%s' in environment '%s'", w->name, env);
+}
+
+#define CG_WEBHOOK_COLUMNS                                                                                          \
+    "w.name, w.id, w.url, w.client_cert, w.ca, w.trust, w.secret_blob, w.disabled, w.problem, w.problem_at, "       \
+    "w.created_at, w.updated_at, "                                                                                  \
+    "(SELECT COUNT(*) FROM deliveries d WHERE d.env = w.env AND d.webhook = w.name AND d.status = 0), "             \
+    "(SELECT COUNT(*) FROM deliveries d WHERE d.env = w.env AND d.webhook = w.name AND d.status = 2)"
+
+/* A copy of a blob column into (*p, *n); NULL for SQL NULL or an empty blob. */
+static int col_blob(sqlite3_stmt *q, int i, uint8_t **p, size_t *n)
+{
+    *p = NULL;
+    *n = 0;
+    if (sqlite3_column_type(q, i) == SQLITE_NULL) return 0;
+    int len = sqlite3_column_bytes(q, i);
+    const void *v = sqlite3_column_blob(q, i);
+    if (len <= 0) return 0;
+    if (!v || !(*p = cg_malloc((size_t)len))) return CG_ENOMEM;
+    memcpy(*p, v, (size_t)len);
+    *n = (size_t)len;
+    return 0;
+}
+
+static uint64_t col_count(sqlite3_stmt *q, int i)
+{
+    sqlite3_int64 v = sqlite3_column_int64(q, i);
+    return v > 0 ? (uint64_t)v : 0;
+}
+
+/* Fills w from a row of CG_WEBHOOK_COLUMNS, then reads its event types; on failure w holds what
+ * was read (cleanup frees it). CG_ENOMEM or CG_ESTORE. */
+static int webhook_row_read(struct cg_store_sqlite *s, const char *env, sqlite3_stmt *q, void *item,
+                            struct cg_err *err)
+{
+    struct cg_store_webhook *w = item;
+    CG_GUARD(col_text(q, 0, &w->name));
+    const unsigned char *id = sqlite3_column_text(q, 1);
+    cg_strlcpy(w->id, id ? (const char *)id : "", sizeof(w->id));
+    CG_GUARD(col_text(q, 2, &w->url));
+    CG_GUARD(col_text(q, 3, &w->client_cert));
+    CG_GUARD(col_text(q, 4, &w->ca));
+    w->trust = sqlite3_column_int(q, 5);
+    CG_GUARD(col_blob(q, 6, &w->secret_blob, &w->secret_blob_len));
+    w->disabled = sqlite3_column_int(q, 7) != 0;
+    CG_GUARD(col_text(q, 8, &w->problem));
+    w->problem_at = sqlite3_column_int64(q, 9);
+    w->created_at = sqlite3_column_int64(q, 10);
+    w->updated_at = sqlite3_column_int64(q, 11);
+    w->n_pending = col_count(q, 12);
+    w->n_failed = col_count(q, 13);
+    /* NOT NULL columns; kept non-NULL for the caller even if the file was edited by hand. */
+    char **texts[] = {&w->name, &w->url, &w->client_cert};
+    for (size_t i = 0; i < CG_ARRAY_LEN(texts); i++)
+        if (!*texts[i] && !(*texts[i] = cg_strdup(""))) return CG_ENOMEM;
+    CG_STMT t = NULL;
+    CG_GUARD(query(s, &t, err, "SELECT type FROM webhook_events WHERE env = ? AND webhook = ? ORDER BY position", "tt",
+                   env, w->name));
+    return texts_read(s, t, &w->events, &w->n_events, err);
+}
+
+static void webhook_item_cleanup(void *item) { cg_store_webhook_cleanup(item); }
+
+static const struct named_kind webhook_kind = {
+    .what = "webhook",
+    .plural = "webhooks",
+    .table = "webhooks",
+    .get_sql = "SELECT " CG_WEBHOOK_COLUMNS " FROM webhooks w WHERE w.env = ? AND w.name = ?",
+    .list_sql = "SELECT " CG_WEBHOOK_COLUMNS " FROM webhooks w WHERE w.env = ? ORDER BY w.name",
+    .size = sizeof(struct cg_store_webhook),
+    .read = webhook_row_read,
+    .cleanup = webhook_item_cleanup,
+    .not_found = webhook_not_found,
+};
+
+static int sqlite_webhook_get(struct cg_store *st, const char *env, const char *name, struct cg_store_webhook *out,
+                              struct cg_err *err)
+{
+    return named_get(sq(st), &webhook_kind, env, name, out, err);
+}
+
+static int sqlite_webhook_list(struct cg_store *st, const char *env, struct cg_store_webhook_list *out,
+                               struct cg_err *err)
+{
+    return named_list(sq(st), &webhook_kind, env, &out->items, &out->n, err);
+}
+
+/* Its event types go with it (CASCADE), and so do its pending deliveries: nothing would send
+ * them. Finished ones stay, for the record. */
+static int webhook_delete_tx(struct cg_store_sqlite *s, const char *env, const char *name, struct cg_err *err)
+{
+    CG_GUARD(run(s, err, "DELETE FROM webhooks WHERE env = ? AND name = ?", "tt", env, name));
+    if (sqlite3_changes(s->db) == 0) return webhook_not_found(env, name, err);
+    CG_GUARD(run(s, err, "DELETE FROM deliveries WHERE env = ? AND webhook = ? AND status = 0", "tt", env, name));
+    return revision_bump(s, env, err);
+}
+
+static int sqlite_webhook_delete(struct cg_store *st, const char *env, const char *name, struct cg_err *err)
+{
+    return named_delete(sq(st), &webhook_kind, env, name, webhook_delete_tx, err);
+}
+
+static int sqlite_webhook_problem_set(struct cg_store *st, const char *env, const char *name, const char *problem,
+                                      int64_t at, struct cg_err *err)
+{
+    struct cg_store_sqlite *s = sq(st);
+    CG_GUARD(arg_check("environment", env, err));
+    CG_GUARD(arg_check("webhook name", name, err));
+    if (problem && !*problem) problem = NULL;
+    if (at < 0) return cg_err_set(err, CG_EINVAL, "webhook '%s': a problem at a negative time", name);
+    struct op op;
+    CG_GUARD(ctx(op_begin(s, &op, err), err, "cannot record the problem of webhook '%s' of environment '%s'", name,
+                 env));
+    int rc = run(s, err, "UPDATE webhooks SET problem = substr(?, 1, ?), problem_at = ? WHERE env = ? AND name = ?",
+                 "tiitt", problem, (int64_t)CG_STORE_PROBLEM_MAX, problem ? at : (int64_t)0, env, name);
+    if (rc == 0 && sqlite3_changes(s->db) == 0) rc = webhook_not_found(env, name, err);
+    rc = op_end(s, &op, rc, err);
+    return ctx(rc, err, "cannot record the problem of webhook '%s' of environment '%s'", name, env);
+}
+
+/* ---- events -------------------------------------------------------------------------------- */
+
+/* Events, deliveries and attempts are traffic: nothing here bumps the revision. */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "evt_" and 32 lowercase hex. */
+static bool event_id_valid(const char *id) { return !strncmp(id, "evt_", 4) && id_valid(id + 4); }
+
+static int event_check(const struct cg_store_event *e, struct cg_err *err)
+{
+    if (!e) return cg_err_set(err, CG_EINVAL, "no event given");
+    if (!event_id_valid(e->id)) {
+        cg_err_set(err, CG_EINVAL, "event id '%.40s' is not \"evt_\" and 32 lowercase hex characters", e->id);
+        return cg_err_hint_code(err, CG_EINVAL, "make the id from 16 random bytes (certgate event send does)");
+    }
+    if (!cg_store_event_type_valid(e->type)) {
+        cg_err_set(err, CG_EINVAL, "event '%s': '%.*s' is not an event type", e->id, CG_STORE_EVENT_TYPE_MAX,
+                   e->type ? e->type : "");
+        return cg_err_hint_code(err, CG_EINVAL, "an event type is 1 to %d letters, digits, '.', '_' and '-', e.g. "
+                                                "invoice.paid",
+                                CG_STORE_EVENT_TYPE_MAX);
+    }
+    if (!e->data_json) return cg_err_set(err, CG_EINVAL, "event '%s' has no data", e->id);
+    if (strlen(e->data_json) > CG_STORE_EVENT_DATA_MAX) {
+        cg_err_set(err, CG_ELIMIT, "the data of event '%s' is larger than %d bytes", e->id, CG_STORE_EVENT_DATA_MAX);
+        return cg_err_hint_code(err, CG_ELIMIT, "send less: an event says what happened (ids, a status), and the "
+                                                "receiver fetches the details");
+    }
+    if (e->created_at_ms < 0) return cg_err_set(err, CG_EINVAL, "event '%s' has a negative time", e->id);
+    return 0;
+}
+
+/* The data must be a JSON object: receivers read members of it. */
+static int event_data_check(struct cg_store_sqlite *s, const struct cg_store_event *e, struct cg_err *err)
+{
+    CG_STMT q = NULL;
+    CG_GUARD(query(s, &q, err, "SELECT CASE WHEN json_valid(?1) THEN json_type(?1) END", "t", e->data_json));
+    int rc = step(s, q, err);
+    CG_GUARD(rc);
+    const unsigned char *type = rc == 1 ? sqlite3_column_text(q, 0) : NULL;
+    if (type && !strcmp((const char *)type, "object")) return 0;
+    cg_err_set(err, CG_EINVAL, "the data of event '%s' is %s, not a JSON object", e->id,
+               type ? (const char *)type : "not valid JSON");
+    return cg_err_hint_code(err, CG_EINVAL, "give an object, e.g. {\"invoice\": \"inv_1\"}");
+}
+
+static int event_put_tx(struct cg_store_sqlite *s, const char *env, const struct cg_store_event *e, size_t *n,
+                        struct cg_err *err)
+{
+    CG_GUARD(event_data_check(s, e, err));
+    CG_STMT q = NULL;
+    CG_GUARD(query(s, &q, err, "SELECT 1 FROM events WHERE env = ? AND id = ?", "tt", env, e->id));
+    int found = step(s, q, err);
+    CG_GUARD(found);
+    if (found) {
+        cg_err_set(err, CG_EEXISTS, "event '%s' was already stored in environment '%s'", e->id, env);
+        return cg_err_hint_code(err, CG_EEXISTS, "an event is stored once; a new event needs a new id (certgate event "
+                                                 "send makes one)");
+    }
+    int64_t at = e->created_at_ms ? e->created_at_ms : now_ms();
+    CG_GUARD(run(s, err, "INSERT INTO events (env, id, type, data_json, created_at_ms) VALUES (?, ?, ?, ?, ?)", "tttti",
+                 env, e->id, e->type, e->data_json, at));
+    /* one delivery per enabled webhook that takes every type (no rows of its own) or this one */
+    CG_GUARD(run(s, err,
+                 "INSERT INTO deliveries (env, event_id, webhook, status, attempts, next_at_ms, lease_until_ms, "
+                 "created_at_ms, updated_at_ms) "
+                 "SELECT ?1, ?2, w.name, 0, 0, ?3, 0, ?3, ?3 FROM webhooks w WHERE w.env = ?1 AND w.disabled = 0 AND "
+                 "(NOT EXISTS (SELECT 1 FROM webhook_events t WHERE t.env = w.env AND t.webhook = w.name) OR "
+                 "EXISTS (SELECT 1 FROM webhook_events t WHERE t.env = w.env AND t.webhook = w.name AND t.type = ?4)) "
+                 "ORDER BY w.name",
+                 "ttit", env, e->id, at, e->type));
+    if (n) *n = (size_t)sqlite3_changes(s->db);
+    return 0;
+}
+
+static int sqlite_event_put(struct cg_store *st, const char *env, const struct cg_store_event *e, size_t *n_deliveries,
+                            struct cg_err *err)
+{
+    struct cg_store_sqlite *s = sq(st);
+    if (n_deliveries) *n_deliveries = 0;
+    CG_GUARD(arg_check("environment", env, err));
+    CG_GUARD(event_check(e, err));
+    struct op op;
+    CG_GUARD(ctx(op_begin(s, &op, err), err, "cannot store event '%s' in environment '%s'", e->id, env));
+    int rc = op_end(s, &op, event_put_tx(s, env, e, n_deliveries, err), err);
+    if (rc < 0 && n_deliveries) *n_deliveries = 0;
+    return ctx(rc, err, "cannot store event '%s' in environment '%s'", e->id, env);
+}
+
+static int sqlite_event_get(struct cg_store *st, const char *env, const char *id, struct cg_store_event *out,
+                            struct cg_err *err)
+{
+    struct cg_store_sqlite *s = sq(st);
+    memset(out, 0, sizeof(*out));
+    CG_GUARD(arg_check("environment", env, err));
+    CG_GUARD(arg_check("event id", id, err));
+    CG_STMT q = NULL;
+    int rc = query(s, &q, err, "SELECT id, type, data_json, created_at_ms FROM events WHERE env = ? AND id = ?", "tt",
+                   env, id);
+    if (rc == 0) rc = step(s, q, err);
+    if (rc == 0) {
+        cg_err_set(err, CG_ENOTFOUND, "no event '%s' in environment '%s'", id, env);
+        return cg_err_hint_code(err, CG_ENOTFOUND, "check the id (certgate webhook deliveries WEBHOOK lists the events "
+                                                   "sent)");
+    }
+    if (rc == 1) {
+        const unsigned char *v = sqlite3_column_text(q, 0);
+        cg_strlcpy(out->id, v ? (const char *)v : "", sizeof(out->id));
+        rc = col_text(q, 1, &out->type);
+        if (rc == 0) rc = col_text(q, 2, &out->data_json);
+        out->created_at_ms = sqlite3_column_int64(q, 3);
+        if (rc == 0 && !out->type) rc = (out->type = cg_strdup("")) ? 0 : CG_ENOMEM;
+        if (rc == 0 && !out->data_json) rc = (out->data_json = cg_strdup("{}")) ? 0 : CG_ENOMEM;
+        if (rc == CG_ENOMEM) rc = oom(err, "reading an event");
+    }
+    if (rc < 0) cg_store_event_cleanup(out);
+    return ctx(rc, err, "cannot read event '%s' of environment '%s'", id, env);
+}
+
+/* ---- deliveries and their attempts --------------------------------------------------------- */
+
+static int delivery_not_found(const char *env, int64_t id, struct cg_err *err)
+{
+    cg_err_set(err, CG_ENOTFOUND, "no delivery %lld in environment '%s'", (long long)id, env);
+    return cg_err_hint_code(err, CG_ENOTFOUND, "see the deliveries with: certgate webhook deliveries WEBHOOK --env %s",
+                            env);
+}
+
+#define CG_DELIVERY_COLUMNS                                                                                         \
+    "d.id, d.event_id, e.type, d.webhook, d.status, d.attempts, d.next_at_ms, d.lease_until_ms, d.created_at_ms, "  \
+    "d.updated_at_ms FROM deliveries d JOIN events e ON e.env = d.env AND e.id = d.event_id"
+
+static int attempts_read(struct cg_store_sqlite *s, struct cg_store_delivery *d, struct cg_err *err)
+{
+    CG_STMT q = NULL;
+    CG_GUARD(query(s, &q, err, "SELECT at_ms, status_code, error, latency_ms FROM attempts WHERE delivery_id = ? "
+                               "ORDER BY n",
+                   "i", d->id));
+    size_t cap = 0;
+    int rc;
+    while ((rc = step(s, q, err)) == 1) {
+        if (cg_array_reserve(&d->history, &cap, d->n_history + 1, sizeof(*d->history)) < 0) return CG_ENOMEM;
+        struct cg_store_attempt *a = &d->history[d->n_history++];
+        memset(a, 0, sizeof(*a));
+        a->at_ms = sqlite3_column_int64(q, 0);
+        a->status_code = sqlite3_column_int(q, 1);
+        CG_GUARD(col_text(q, 2, &a->error));
+        a->latency_ms = sqlite3_column_int64(q, 3);
+    }
+    return rc;
+}
+
+/* Fills d from a row of CG_DELIVERY_COLUMNS (without its attempts). */
+static int delivery_row_read(sqlite3_stmt *q, struct cg_store_delivery *d)
+{
+    d->id = sqlite3_column_int64(q, 0);
+    const unsigned char *ev = sqlite3_column_text(q, 1);
+    cg_strlcpy(d->event_id, ev ? (const char *)ev : "", sizeof(d->event_id));
+    CG_GUARD(col_text(q, 2, &d->event_type));
+    CG_GUARD(col_text(q, 3, &d->webhook));
+    d->status = sqlite3_column_int(q, 4);
+    d->attempts = sqlite3_column_int(q, 5);
+    d->next_at_ms = sqlite3_column_int64(q, 6);
+    d->lease_until_ms = sqlite3_column_int64(q, 7);
+    d->created_at_ms = sqlite3_column_int64(q, 8);
+    d->updated_at_ms = sqlite3_column_int64(q, 9);
+    if (!d->event_type && !(d->event_type = cg_strdup(""))) return CG_ENOMEM;
+    if (!d->webhook && !(d->webhook = cg_strdup(""))) return CG_ENOMEM;
+    return 0;
+}
+
+static int delivery_row_cb(struct cg_store_sqlite *s, const char *env, sqlite3_stmt *q, void *item,
+                           struct cg_err *err)
+{
+    CG_UNUSED(env);
+    CG_GUARD(delivery_row_read(q, item));
+    return attempts_read(s, item, err);
+}
+
+/* The pending deliveries claim takes, in the order it takes them: due, not leased, oldest due
+ * first, and of each webhook at most per_webhook minus the leases it already holds (0: no
+ * limit). */
+static int claim_ids(struct cg_store_sqlite *s, const char *env, int64_t now, size_t max, size_t per_webhook,
+                     int64_t **ids, size_t *n, struct cg_err *err)
+{
+    CG_STMT q = NULL;
+    CG_GUARD(query(s, &q, err,
+                   "WITH held AS (SELECT webhook, COUNT(*) AS n FROM deliveries WHERE env = ?1 AND status = 0 AND "
+                   "lease_until_ms > 0 AND lease_until_ms > ?2 GROUP BY webhook), "
+                   "due AS (SELECT d.id, d.next_at_ms, COALESCE(h.n, 0) AS held, "
+                   "ROW_NUMBER() OVER (PARTITION BY d.webhook ORDER BY d.next_at_ms, d.id) AS rn "
+                   "FROM deliveries d LEFT JOIN held h ON h.webhook = d.webhook "
+                   "WHERE d.env = ?1 AND d.status = 0 AND d.next_at_ms <= ?2 AND d.lease_until_ms <= ?2) "
+                   "SELECT id FROM due WHERE ?3 = 0 OR rn + held <= ?3 ORDER BY next_at_ms, id LIMIT ?4",
+                   "tiii", env, now, (int64_t)per_webhook, (int64_t)max));
+    size_t cap = 0;
+    int rc;
+    while ((rc = step(s, q, err)) == 1) {
+        if (cg_array_reserve(ids, &cap, *n + 1, sizeof(**ids)) < 0) return oom(err, "claiming deliveries");
+        (*ids)[(*n)++] = sqlite3_column_int64(q, 0);
+    }
+    return rc;
+}
+
+static int delivery_claim_tx(struct cg_store_sqlite *s, const char *env, int64_t now, int64_t lease_ms, size_t max,
+                             size_t per_webhook, struct cg_store_delivery_list *out, struct cg_err *err)
+{
+    int64_t *ids = NULL;
+    size_t n = 0;
+    int rc = claim_ids(s, env, now, max, per_webhook, &ids, &n, err);
+    if (rc == 0 && n && !(out->items = cg_calloc(n, sizeof(*out->items)))) rc = oom(err, "claiming deliveries");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = run(s, err, "UPDATE deliveries SET lease_until_ms = ?, attempts = attempts + 1, updated_at_ms = ? "
+                         "WHERE id = ?",
+                 "iii", now + lease_ms, now, ids[i]);
+        CG_STMT q = NULL;
+        if (rc == 0) rc = query(s, &q, err, "SELECT " CG_DELIVERY_COLUMNS " WHERE d.id = ?", "i", ids[i]);
+        if (rc == 0) rc = step(s, q, err);
+        if (rc == 0) rc = cg_err_set(err, CG_ESTORE, "store '%s': delivery %lld vanished while it was claimed",
+                                     s->url, (long long)ids[i]);
+        if (rc == 1) {
+            out->n++;
+            rc = delivery_row_read(q, &out->items[i]);
+            if (rc == CG_ENOMEM) rc = oom(err, "claiming deliveries");
+        }
+    }
+    cg_free(ids);
+    return rc;
+}
+
+static int sqlite_delivery_claim(struct cg_store *st, const char *env, int64_t now_at, int64_t lease_ms, size_t max,
+                                 size_t per_webhook, struct cg_store_delivery_list *out, struct cg_err *err)
+{
+    struct cg_store_sqlite *s = sq(st);
+    out->items = NULL;
+    out->n = 0;
+    CG_GUARD(arg_check("environment", env, err));
+    if (now_at < 0 || lease_ms <= 0)
+        return cg_err_set(err, CG_EINVAL, "claiming deliveries needs a time and a lease of at least 1 ms");
+    if (max == 0) return 0;
+    if (max > CG_STORE_DELIVERY_LIST_MAX) max = CG_STORE_DELIVERY_LIST_MAX;
+    struct op op;
+    CG_GUARD(ctx(op_begin(s, &op, err), err, "cannot claim deliveries of environment '%s'", env));
+    int rc = op_end(s, &op, delivery_claim_tx(s, env, now_at, lease_ms, max, per_webhook, out, err), err);
+    if (rc < 0) cg_store_delivery_list_cleanup(out);
+    return ctx(rc, err, "cannot claim deliveries of environment '%s'", env);
+}
+
+static int attempt_check(int64_t id, const struct cg_store_attempt *a, struct cg_err *err)
+{
+    if (!a) return 0;
+    if (a->at_ms < 0 || a->latency_ms < 0)
+        return cg_err_set(err, CG_EINVAL, "delivery %lld: an attempt at a negative time or with a negative latency",
+                          (long long)id);
+    if (a->status_code < 0 || a->status_code > 999)
+        return cg_err_set(err, CG_EINVAL, "delivery %lld: %d is not an HTTP status", (long long)id, a->status_code);
+    return 0;
+}
+
+static int delivery_finish_tx(struct cg_store_sqlite *s, const char *env, int64_t id, int status, int64_t next_at,
+                              const struct cg_store_attempt *a, struct cg_err *err)
+{
+    CG_STMT q = NULL;
+    CG_GUARD(query(s, &q, err, "SELECT status FROM deliveries WHERE env = ? AND id = ?", "ti", env, id));
+    int found = step(s, q, err);
+    CG_GUARD(found);
+    if (!found) return delivery_not_found(env, id, err);
+    int was = sqlite3_column_int(q, 0);
+    if (a)
+        CG_GUARD(run(s, err,
+                     "INSERT INTO attempts (delivery_id, n, at_ms, status_code, error, latency_ms) VALUES (?1, "
+                     "(SELECT COALESCE(MAX(n), 0) + 1 FROM attempts WHERE delivery_id = ?1), ?2, ?3, substr(?4, 1, ?5), "
+                     "?6)",
+                     "iiitii", id, a->at_ms, (int64_t)a->status_code, a->error && *a->error ? a->error : NULL,
+                     (int64_t)CG_STORE_PROBLEM_MAX, a->latency_ms));
+    /* A delivery that ended meanwhile (its lease expired and another dispatcher finished it)
+     * keeps its outcome: this attempt is only recorded. */
+    if (was != CG_DELIVERY_PENDING) return 0;
+    return run(s, err,
+               "UPDATE deliveries SET status = ?1, next_at_ms = CASE WHEN ?1 = 0 THEN ?2 ELSE next_at_ms END, "
+               "lease_until_ms = 0, updated_at_ms = ?3 WHERE id = ?4",
+               "iiii", (int64_t)status, next_at, now_ms(), id);
+}
+
+static int sqlite_delivery_finish(struct cg_store *st, const char *env, int64_t id, int status, int64_t next_at_ms,
+                                  const struct cg_store_attempt *attempt, struct cg_err *err)
+{
+    struct cg_store_sqlite *s = sq(st);
+    CG_GUARD(arg_check("environment", env, err));
+    if (status != CG_DELIVERY_PENDING && status != CG_DELIVERY_SUCCEEDED && status != CG_DELIVERY_FAILED)
+        return cg_err_set(err, CG_EINVAL, "delivery %lld: unknown status %d", (long long)id, status);
+    if (status == CG_DELIVERY_PENDING && next_at_ms < 0)
+        return cg_err_set(err, CG_EINVAL, "delivery %lld: rescheduled at a negative time", (long long)id);
+    CG_GUARD(attempt_check(id, attempt, err));
+    struct op op;
+    CG_GUARD(ctx(op_begin(s, &op, err), err, "cannot record delivery %lld of environment '%s'", (long long)id, env));
+    int rc = op_end(s, &op, delivery_finish_tx(s, env, id, status, next_at_ms, attempt, err), err);
+    return ctx(rc, err, "cannot record delivery %lld of environment '%s'", (long long)id, env);
+}
+
+static int sqlite_delivery_release_all(struct cg_store *st, const char *env, struct cg_err *err)
+{
+    struct cg_store_sqlite *s = sq(st);
+    CG_GUARD(arg_check("environment", env, err));
+    struct op op;
+    CG_GUARD(ctx(op_begin(s, &op, err), err, "cannot release the deliveries of environment '%s'", env));
+    int rc = run(s, err, "UPDATE deliveries SET lease_until_ms = 0 WHERE env = ? AND status = 0 AND lease_until_ms > 0",
+                 "t", env);
+    rc = op_end(s, &op, rc, err);
+    return ctx(rc, err, "cannot release the deliveries of environment '%s'", env);
+}
+
+static int sqlite_delivery_get(struct cg_store *st, const char *env, int64_t id, struct cg_store_delivery *out,
+                               struct cg_err *err)
+{
+    struct cg_store_sqlite *s = sq(st);
+    memset(out, 0, sizeof(*out));
+    CG_GUARD(arg_check("environment", env, err));
+    CG_STMT q = NULL;
+    int rc = query(s, &q, err, "SELECT " CG_DELIVERY_COLUMNS " WHERE d.env = ? AND d.id = ?", "ti", env, id);
+    if (rc == 0) rc = step(s, q, err);
+    if (rc == 0) return delivery_not_found(env, id, err);
+    if (rc == 1) {
+        rc = delivery_row_cb(s, env, q, out, err);
+        if (rc == CG_ENOMEM) rc = oom(err, "reading a delivery");
+    }
+    if (rc < 0) cg_store_delivery_cleanup(out);
+    return ctx(rc, err, "cannot read delivery %lld of environment '%s'", (long long)id, env);
+}
+
+static int sqlite_delivery_list(struct cg_store *st, const char *env, const char *webhook, int status, size_t limit,
+                                struct cg_store_delivery_list *out, struct cg_err *err)
+{
+    struct cg_store_sqlite *s = sq(st);
+    out->items = NULL;
+    out->n = 0;
+    CG_GUARD(arg_check("environment", env, err));
+    if (webhook && !*webhook) return cg_err_set(err, CG_EINVAL, "no webhook name given (NULL lists every webhook's)");
+    if (status < -1 || status > CG_DELIVERY_FAILED)
+        return cg_err_set(err, CG_EINVAL, "deliveries of unknown status %d", status);
+    if (limit > CG_STORE_DELIVERY_LIST_MAX) limit = CG_STORE_DELIVERY_LIST_MAX;
+    CG_STMT q = NULL;
+    /* two statements, so that each can use its index (by webhook, or by environment) */
+    int rc = webhook ? query(s, &q, err,
+                             "SELECT " CG_DELIVERY_COLUMNS " WHERE d.env = ?1 AND d.webhook = ?2 AND "
+                             "(?3 < 0 OR d.status = ?3) ORDER BY d.id DESC LIMIT ?4",
+                             "ttii", env, webhook, (int64_t)status, (int64_t)limit)
+                     : query(s, &q, err,
+                             "SELECT " CG_DELIVERY_COLUMNS " WHERE d.env = ?1 AND (?2 < 0 OR d.status = ?2) "
+                             "ORDER BY d.id DESC LIMIT ?3",
+                             "tii", env, (int64_t)status, (int64_t)limit);
+    rc = rows_collect(s, env, q, rc, &out->items, &out->n, sizeof(*out->items), delivery_row_cb, "listing deliveries",
+                      err);
+    if (rc < 0) {
+        cg_store_delivery_list_cleanup(out);
+        return ctx(rc, err, "cannot list the deliveries of environment '%s'", env);
+    }
+    return 0;
+}
+
+static int delivery_replay_tx(struct cg_store_sqlite *s, const char *env, int64_t id, int64_t now,
+                              struct cg_err *err)
+{
+    CG_STMT q = NULL;
+    CG_GUARD(query(s, &q, err, "SELECT status, webhook FROM deliveries WHERE env = ? AND id = ?", "ti", env, id));
+    int found = step(s, q, err);
+    CG_GUARD(found);
+    if (!found) return delivery_not_found(env, id, err);
+    const unsigned char *t = sqlite3_column_text(q, 1);
+    const char *webhook = t ? (const char *)t : "";
+    if (sqlite3_column_int(q, 0) == CG_DELIVERY_PENDING) {
+        cg_err_set(err, CG_EINVAL, "delivery %lld to webhook '%s' is still pending: it is sent when it is due",
+                   (long long)id, webhook);
+        return cg_err_hint_code(err, CG_EINVAL, "replay a delivery once it has succeeded or failed (certgate webhook "
+                                                "delivery %lld shows its state)",
+                                (long long)id);
+    }
+    found = named_exists(s, "webhooks", env, webhook, err);
+    CG_GUARD(found);
+    if (!found) {
+        cg_err_set(err, CG_ENOTFOUND, "delivery %lld cannot be replayed: its webhook '%s' was removed from environment "
+                                      "'%s'",
+                   (long long)id, webhook, env);
+        return cg_err_hint_code(err, CG_ENOTFOUND, "add the webhook again (certgate webhook add %s ...), then replay",
+                                webhook);
+    }
+    return run(s, err,
+               "UPDATE deliveries SET status = 0, attempts = 0, next_at_ms = ?1, lease_until_ms = 0, "
+               "updated_at_ms = ?1 WHERE id = ?2",
+               "ii", now, id);
+}
+
+static int sqlite_delivery_replay(struct cg_store *st, const char *env, int64_t id, int64_t now_at,
+                                  struct cg_err *err)
+{
+    struct cg_store_sqlite *s = sq(st);
+    CG_GUARD(arg_check("environment", env, err));
+    if (now_at < 0) return cg_err_set(err, CG_EINVAL, "delivery %lld: replayed at a negative time", (long long)id);
+    struct op op;
+    CG_GUARD(ctx(op_begin(s, &op, err), err, "cannot replay delivery %lld of environment '%s'", (long long)id, env));
+    int rc = op_end(s, &op, delivery_replay_tx(s, env, id, now_at, err), err);
+    return ctx(rc, err, "cannot replay delivery %lld of environment '%s'", (long long)id, env);
+}
+
+static int sqlite_delivery_pending_count(struct cg_store *st, const char *env, uint64_t *out, struct cg_err *err)
+{
+    struct cg_store_sqlite *s = sq(st);
+    *out = 0;
+    CG_GUARD(arg_check("environment", env, err));
+    CG_STMT q = NULL;
+    int rc = query(s, &q, err, "SELECT COUNT(*) FROM deliveries WHERE env = ? AND status = 0", "t", env);
+    if (rc == 0) rc = step(s, q, err);
+    if (rc == 1) {
+        *out = col_count(q, 0);
+        rc = 0;
+    }
+    return ctx(rc, err, "cannot count the pending deliveries of environment '%s'", env);
+}
+
 const struct cg_store_ops cg_store_sqlite_ops = {
     .scheme = "sqlite",
     .open = sqlite_open,
@@ -2194,4 +2886,18 @@ const struct cg_store_ops cg_store_sqlite_ops = {
     .token_touch = sqlite_token_touch,
     .audit_put = sqlite_audit_put,
     .audit_list = sqlite_audit_list,
+    .webhook_put = sqlite_webhook_put,
+    .webhook_get = sqlite_webhook_get,
+    .webhook_list = sqlite_webhook_list,
+    .webhook_delete = sqlite_webhook_delete,
+    .webhook_problem_set = sqlite_webhook_problem_set,
+    .event_put = sqlite_event_put,
+    .event_get = sqlite_event_get,
+    .delivery_claim = sqlite_delivery_claim,
+    .delivery_finish = sqlite_delivery_finish,
+    .delivery_release_all = sqlite_delivery_release_all,
+    .delivery_get = sqlite_delivery_get,
+    .delivery_list = sqlite_delivery_list,
+    .delivery_replay = sqlite_delivery_replay,
+    .delivery_pending_count = sqlite_delivery_pending_count,
 };
