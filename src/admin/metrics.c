@@ -108,6 +108,15 @@ static int latency(const struct cg_admin_metrics_view *v, struct cg_buf *out)
         CG_GUARD(cg_buf_printf(out, "certgate_upstream_latency_seconds_count{listener=\"%s\"} %llu\n",
                                listener_names[k], (unsigned long long)cum));
     }
+    CG_GUARD(head(out, "certgate_upstream_connect_failures_total", "counter",
+                  "Connections to upstreams and backends that failed (DNS, connect, TLS, SPKI pin), by reason."));
+    for (int k = 0; k < CG_LISTENER_KINDS; k++)
+        for (int r = 0; r < CG_METRICS_DIAL_REASONS; r++) {
+            uint64_t n = SUM(dial_failures[k][r]);
+            if (n)
+                CG_GUARD(cg_buf_printf(out, "certgate_upstream_connect_failures_total{listener=\"%s\",reason=\"%s\"} %llu\n",
+                                       listener_names[k], cg_metrics_dial_reason_names[r], (unsigned long long)n));
+        }
     CG_GUARD(head(out, "certgate_upstream_pool_idle_connections", "gauge",
                   "Idle keep-alive upstream connections kept for reuse (all workers)."));
     return cg_buf_printf(out, "certgate_upstream_pool_idle_connections %llu\n", (unsigned long long)SUM(pool_idle));

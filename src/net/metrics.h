@@ -26,6 +26,12 @@ extern const char *const cg_metrics_verify_names[CG_VERIFY_RESULTS];
 /* The result for a refusal reason ("expired" ...); CG_VERIFY_OTHER for anything unknown. */
 enum cg_metrics_verify cg_metrics_verify_of(const char *reason);
 
+/* Why a connection to an upstream (or backend) failed: the dial failure, TLS ones by kind. */
+#define CG_METRICS_DIAL_REASONS 10
+extern const char *const cg_metrics_dial_reason_names[CG_METRICS_DIAL_REASONS];
+/* The index for enum cg_dial_failure `dial` (and enum cg_tls_failure `tls` when it is TLS). */
+int cg_metrics_dial_reason(int dial, int tls);
+
 #define CG_METRICS_STATUS_MAX 600 /* statuses 100..599 */
 /* Upstream latency (request sent to response head received), upper bounds in microseconds. */
 #define CG_METRICS_LATENCY_BUCKETS 12
@@ -43,6 +49,7 @@ struct cg_metrics {
     cg_counter latency[CG_LISTENER_KINDS][CG_METRICS_LATENCY_BUCKETS + 1]; /* the last: +Inf */
     cg_counter latency_sum_us[CG_LISTENER_KINDS];
     cg_counter pool_idle;                          /* gauge: idle pooled upstream connections */
+    cg_counter dial_failures[CG_LISTENER_KINDS][CG_METRICS_DIAL_REASONS];
 };
 
 /* The owning thread's increment (and gauge set). */

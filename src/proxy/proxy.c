@@ -358,8 +358,12 @@ static void dial_cb(void *arg, struct cg_upconn *up, const struct cg_dial_error 
 {
     struct cg_proxy *p = arg;
     p->dial = NULL;
-    if (!up) p->ops->dial_failed(p, err);
-    else attach(p, up, false);
+    if (!up) {
+        cg_counter_add(&p->w->metrics.dial_failures[p->ops->kind][cg_metrics_dial_reason(err->kind, err->tls.kind)], 1);
+        p->ops->dial_failed(p, err);
+    } else {
+        attach(p, up, false);
+    }
     progress(p);
 }
 

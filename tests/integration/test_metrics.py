@@ -99,6 +99,7 @@ def test_metrics_count_the_traffic(daemon, ipki):
     assert m['certgate_requests_total{listener="ingress",status="200"}'] == 2
     assert m['certgate_requests_total{listener="ingress",status="403"}'] == 1
     assert m['certgate_requests_total{listener="egress",status="502"}'] == 1
+    assert m['certgate_upstream_connect_failures_total{listener="egress",reason="refused"}'] == 1
     assert m['certgate_tls_handshakes_total{listener="ingress"}'] == 3
     fails = {r: m['certgate_tls_handshake_failures_total{listener="ingress",reason="%s"}' % r]
              for r in ("unknown_sni", "certificate_required", "certificate_invalid", "no_sni")}
