@@ -277,7 +277,7 @@ static const struct migration steps[] = {
      "  FOREIGN KEY (env, event_id) REFERENCES events (env, id) ON DELETE CASCADE"
      ");"
      /* claim: the due pending deliveries, oldest first; and the leases held, per webhook */
-     "CREATE INDEX deliveries_due ON deliveries (env, status, next_at_ms);"
+     "CREATE INDEX deliveries_due ON deliveries (env, webhook, status, next_at_ms, id);"
      "CREATE INDEX deliveries_leased ON deliveries (env, webhook) WHERE status = 0 AND lease_until_ms > 0;"
      /* listings: one webhook's deliveries, newest first (of one status, or of any); the
       * counts of its pending and failed ones */

@@ -2609,25 +2609,73 @@ static int delivery_row_cb(struct cg_store_sqlite *s, const char *env, sqlite3_s
 /* The pending deliveries claim takes, in the order it takes them: due, not leased, oldest due
  * first, and of each webhook at most per_webhook minus the leases it already holds (0: no
  * limit). */
+struct claim_candidate {
+    int64_t id, next_at_ms;
+};
+
+static int candidate_cmp(const void *x, const void *y)
+{
+    const struct claim_candidate *a = x, *b = y;
+    if (a->next_at_ms != b->next_at_ms) return a->next_at_ms < b->next_at_ms ? -1 : 1;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* The due deliveries of one webhook that it may still take (per_webhook minus the leases it
+ * holds), oldest first: two index lookups, whatever the length of the queue. */
+static int claim_candidates(struct cg_store_sqlite *s, const char *env, const char *webhook, int64_t now, size_t max,
+                            size_t per_webhook, struct claim_candidate **c, size_t *n, size_t *cap,
+                            struct cg_err *err)
+{
+    int64_t take = (int64_t)max;
+    if (per_webhook) {
+        CG_STMT h = NULL;
+        CG_GUARD(query(s, &h, err,
+                       "SELECT COUNT(*) FROM deliveries WHERE env = ? AND webhook = ? AND status = 0 AND "
+                       "lease_until_ms > 0 AND lease_until_ms > ?",
+                       "tti", env, webhook, now));
+        int rc = step(s, h, err);
+        if (rc < 0) return rc;
+        int64_t held = rc == 1 ? sqlite3_column_int64(h, 0) : 0;
+        take = (int64_t)per_webhook - held;
+        if (take > (int64_t)max) take = (int64_t)max;
+    }
+    if (take <= 0) return 0;
+    CG_STMT q = NULL;
+    CG_GUARD(query(s, &q, err,
+                   "SELECT id, next_at_ms FROM deliveries WHERE env = ? AND webhook = ? AND status = 0 AND "
+                   "next_at_ms <= ? AND lease_until_ms <= ? ORDER BY next_at_ms, id LIMIT ?",
+                   "ttiii", env, webhook, now, now, take));
+    int rc;
+    while ((rc = step(s, q, err)) == 1) {
+        if (cg_array_reserve(c, cap, *n + 1, sizeof(**c)) < 0) return oom(err, "claiming deliveries");
+        (*c)[(*n)++] = (struct claim_candidate){sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1)};
+    }
+    return rc;
+}
+
+/* Up to max due deliveries, oldest first, none beyond per_webhook in flight for one webhook. */
 static int claim_ids(struct cg_store_sqlite *s, const char *env, int64_t now, size_t max, size_t per_webhook,
                      int64_t **ids, size_t *n, struct cg_err *err)
 {
-    CG_STMT q = NULL;
-    CG_GUARD(query(s, &q, err,
-                   "WITH held AS (SELECT webhook, COUNT(*) AS n FROM deliveries WHERE env = ?1 AND status = 0 AND "
-                   "lease_until_ms > 0 AND lease_until_ms > ?2 GROUP BY webhook), "
-                   "due AS (SELECT d.id, d.next_at_ms, COALESCE(h.n, 0) AS held, "
-                   "ROW_NUMBER() OVER (PARTITION BY d.webhook ORDER BY d.next_at_ms, d.id) AS rn "
-                   "FROM deliveries d LEFT JOIN held h ON h.webhook = d.webhook "
-                   "WHERE d.env = ?1 AND d.status = 0 AND d.next_at_ms <= ?2 AND d.lease_until_ms <= ?2) "
-                   "SELECT id FROM due WHERE ?3 = 0 OR rn + held <= ?3 ORDER BY next_at_ms, id LIMIT ?4",
-                   "tiii", env, now, (int64_t)per_webhook, (int64_t)max));
-    size_t cap = 0;
+    CG_STMT w = NULL;
+    /* webhooks are few; a removed one takes its pending deliveries with it */
+    CG_GUARD(query(s, &w, err, "SELECT name FROM webhooks WHERE env = ?", "t", env));
+    struct claim_candidate *c = NULL;
+    size_t nc = 0, cap = 0;
     int rc;
-    while ((rc = step(s, q, err)) == 1) {
-        if (cg_array_reserve(ids, &cap, *n + 1, sizeof(**ids)) < 0) return oom(err, "claiming deliveries");
-        (*ids)[(*n)++] = sqlite3_column_int64(q, 0);
+    while ((rc = step(s, w, err)) == 1) {
+        rc = claim_candidates(s, env, (const char *)sqlite3_column_text(w, 0), now, max, per_webhook, &c, &nc, &cap,
+                              err);
+        if (rc < 0) break;
     }
+    if (rc == 0 && nc) {
+        qsort(c, nc, sizeof(*c), candidate_cmp);
+        size_t k = nc < max ? nc : max;
+        size_t icap = 0;
+        if (cg_array_reserve(ids, &icap, k, sizeof(**ids)) < 0) rc = oom(err, "claiming deliveries");
+        for (size_t i = 0; rc == 0 && i < k; i++) (*ids)[(*n)++] = c[i].id;
+    }
+    cg_free(c);
     return rc;
 }
 
