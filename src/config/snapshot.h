@@ -103,7 +103,7 @@ struct cg_snapshot_webhook {
     char *url;
     char *host;              /* from the URL, lowercase, without IPv6 brackets */
     uint16_t port;           /* 443 when the URL has none */
-    char *path;              /* the URL's path and query, "/" when empty */
+    char *path;              /* the URL's path as written, "/" when empty (webhook URLs take no query) */
     int cert;                /* index into certs[]: the client certificate presented */
     int ca;                  /* index into certs[] (kind ca), or -1 */
     bool ca_only;            /* trust the ca alone (else the system roots and the ca) */
