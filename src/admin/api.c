@@ -110,12 +110,11 @@ static const struct field resolve_fields[] = {
         {"spki_sha256", F_OPT, "spki-sha256", "no-spki", 0},                                                       \
         {"connect_timeout_ms", F_OPT, "connect-timeout", NULL, 0}, {"timeout_ms", F_OPT, "timeout", NULL, 0},     \
         {"host", F_IGNORE, NULL, NULL, 0}, {"port", F_IGNORE, NULL, NULL, 0}, {"base_path", F_IGNORE, NULL, NULL, 0}
+/* the first entry of a key wins: add takes the URL as its positional; a null is a no-op for add,
+ * which has none of the --no-* options (has_opt) */
 static const struct field upstream_add_fields[] = {
-    {"name", F_POS, NULL, NULL, 0}, {"url", F_POS, NULL, NULL, 1}, {"trust", F_TRUST, "ca", "no-ca", 0},
-    {"server_name", F_OPT, "server-name", NULL, 0}, {"spki_sha256", F_OPT, "spki-sha256", NULL, 0},
-    {"connect_timeout_ms", F_OPT, "connect-timeout", NULL, 0}, {"timeout_ms", F_OPT, "timeout", NULL, 0},
-    {"replace", F_FLAG, "replace", NULL, 0}, {"host", F_IGNORE, NULL, NULL, 0}, {"port", F_IGNORE, NULL, NULL, 0},
-    {"base_path", F_IGNORE, NULL, NULL, 0}, END,
+    {"name", F_POS, NULL, NULL, 0}, {"url", F_POS, NULL, NULL, 1}, UPSTREAM_FIELDS,
+    {"replace", F_FLAG, "replace", NULL, 0}, END,
 };
 static const struct field upstream_set_fields[] = {{"name", F_NAME, NULL, NULL, 0}, UPSTREAM_FIELDS, END};
 #define SITE_FIELDS                                                                                                 \
@@ -290,24 +289,12 @@ static void fail_err(struct call *c, int rc, const struct cg_err *err)
 
 static void fail(struct call *c, int status, const char *code, const struct cg_err *err)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "error", json_string(code));
-    json_object_set_new(o, "message", json_string(err->msg[0] ? err->msg : cg_err_reason(err->code)));
-    if (err->hint[0]) json_object_set_new(o, "hint", json_string(err->hint));
-    if (c->field) json_object_set_new(o, "field", json_string(c->field));
-    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    c->rs->status = status;
-    body_set(c->rs, s, s ? strlen(s) : 0);
-    free(s);
+    cg_admin_error_full(c->rs, status, code, err->msg[0] ? err->msg : cg_err_reason(err->code), err->hint, c->field);
 }
 
 static void fail_msg(struct call *c, int status, const char *code, const char *msg)
 {
-    struct cg_err err;
-    cg_err_clear(&err);
-    cg_err_set(&err, CG_EUSAGE, "%s", msg);
-    fail(c, status, code, &err);
+    cg_admin_error_full(c->rs, status, code, msg, NULL, c->field);
 }
 
 /* The HTTP status and code of a command's failure. */
@@ -484,9 +471,7 @@ static int query_to_json(struct call *c, struct cg_err *err)
 
 static bool has_opt(const struct cg_cli_cmd *cmd, const char *name)
 {
-    for (const struct cg_cli_opt *o = cmd->opts; name && o && o->name; o++)
-        if (!strcmp(o->name, name)) return true;
-    return false;
+    return name && cg_cli_find_opt(cmd, name);
 }
 
 static int add(struct call *c, const struct cg_cli_cmd *cmd, const char *opt, const char *val, struct cg_err *err)
@@ -678,6 +663,13 @@ static int apply_field(struct call *c, const struct cg_cli_cmd *cmd, const struc
     return 0;
 }
 
+/* The entry of key (the first, when a table lists a key twice), or the END entry. */
+static const struct field *field_find(const struct field *fields, const char *key)
+{
+    while (fields->key && strcmp(fields->key, key)) fields++;
+    return fields;
+}
+
 static int build_args(struct call *c, const struct route *r, const struct cg_cli_cmd *cmd, struct cg_err *err)
 {
     memset(&c->args, 0, sizeof(c->args));
@@ -691,14 +683,13 @@ static int build_args(struct call *c, const struct route *r, const struct cg_cli
     json_t *v;
     json_object_foreach(c->in, key, v)
     {
-        const struct field *f = r->fields;
-        while (f->key && strcmp(f->key, key)) f++;
+        const struct field *f = field_find(r->fields, key);
         c->field = f->key ? f->key : key;
         if (!f->key) {
             cg_err_set(err, CG_EUSAGE, "unknown field '%s' for %s %s", key, r->method, r->path);
             char known[512] = "";
             for (f = r->fields; f->key; f++)
-                if (f->type != F_IGNORE) list_add(known, sizeof(known), f->key);
+                if (f->type != F_IGNORE && field_find(r->fields, f->key) == f) list_add(known, sizeof(known), f->key);
             return cg_err_hint(err, "the fields are: %s", known[0] ? known : "(none)");
         }
         CG_GUARD(apply_field(c, cmd, f, v, err));

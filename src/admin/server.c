@@ -108,6 +108,12 @@ static void conn_close(struct conn *c);
 
 void cg_admin_error(struct cg_admin_response *rs, int status, const char *code, const char *message)
 {
+    cg_admin_error_full(rs, status, code, message, NULL, NULL);
+}
+
+void cg_admin_error_full(struct cg_admin_response *rs, int status, const char *code, const char *message,
+                         const char *hint, const char *field)
+{
     rs->status = status;
     rs->content_type = NULL;
     cg_buf_reset(&rs->body);
@@ -116,6 +122,8 @@ void cg_admin_error(struct cg_admin_response *rs, int status, const char *code, 
     if (o) {
         json_object_set_new(o, "error", json_string(code ? code : "error"));
         json_object_set_new(o, "message", json_string(message));
+        if (hint && *hint) json_object_set_new(o, "hint", json_string(hint));
+        if (field) json_object_set_new(o, "field", json_string(field));
     }
     char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);

@@ -91,6 +91,10 @@ void cg_admin_server_stop(struct cg_admin_server *s);
 /* Sets status and a JSON body {"error": code, "message": message} (message may be NULL: the
  * status' reason phrase then), content_type NULL (JSON). */
 void cg_admin_error(struct cg_admin_response *rs, int status, const char *code, const char *message);
+/* The same with the API's optional members: "hint" (what to do; omitted when NULL or empty) and
+ * "field" (the request member the error concerns; omitted when NULL). */
+void cg_admin_error_full(struct cg_admin_response *rs, int status, const char *code, const char *message,
+                         const char *hint, const char *field);
 
 /* Percent-decodes s into out (NUL-terminated; '+' is a space only when form is set). CG_EPROTO
  * for a bad escape or a decoded NUL; CG_ELIMIT when it does not fit. */

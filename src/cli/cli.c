@@ -189,6 +189,11 @@ static int add_opt(const struct cg_cli_cmd *c, struct cg_cli_args *out, const st
     return 0;
 }
 
+const struct cg_cli_opt *cg_cli_find_opt(const struct cg_cli_cmd *c, const char *name)
+{
+    return find_opt(c, name, strlen(name));
+}
+
 int cg_cli_args_add(const struct cg_cli_cmd *c, struct cg_cli_args *a, const char *name, const char *val,
                     struct cg_err *err)
 {

@@ -149,6 +149,8 @@ int cg_cli_main(int argc, char **argv, const struct cg_cli_cmd *extra);
 /* ---- arguments (cli.c) ---- */
 const char *cg_cli_opt(const struct cg_cli_args *a, const char *name); /* last value, or NULL */
 bool cg_cli_flag(const struct cg_cli_args *a, const char *name);
+/* The option of c named name (without the dashes), or NULL. */
+const struct cg_cli_opt *cg_cli_find_opt(const struct cg_cli_cmd *c, const char *name);
 /* Adds the option name (with val; NULL for a flag) to a as the command line would: CG_EUSAGE
  * when c has no such option, it needs a value or takes none, or it was already given and may
  * not repeat. */

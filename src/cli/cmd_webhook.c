@@ -49,18 +49,13 @@ static int url_refuse(const char *name, const char *url, const char *why, struct
     return cg_err_hint_code(err, CG_EINVAL, "write it as " URL_FORM);
 }
 
-/* The webhook's URL taken apart by the upstream URL rules (one parser). What is said about
- * upstreams in particular is checked first, in a webhook's words; the parser's own refusals are
- * about the URL and only change their subject. */
+/* The webhook's URL taken apart by the URL rules upstreams follow too (one parser, naming the
+ * webhook). What the parser explains in an upstream's terms (the scheme, user information, a
+ * query) is checked first, in a webhook's. */
 static int url_parse(const char *name, const char *url, struct cg_upstream_url *out, struct cg_err *err)
 {
     memset(out, 0, sizeof(*out));
     if (!url || !*url) return url_refuse(name, "", "is empty", err);
-    if (strlen(url) > CG_UPSTREAM_URL_MAX) {
-        cg_err_set(err, CG_EINVAL, "webhook '%s': the URL is %zu bytes long, more than the %d allowed", name,
-                   strlen(url), CG_UPSTREAM_URL_MAX);
-        return cg_err_hint_code(err, CG_EINVAL, "write it as " URL_FORM);
-    }
     if (strncasecmp(url, "https://", 8) != 0)
         return url_refuse(name, url, "is not an https:// URL: certgate delivers webhooks over TLS only, presenting "
                                      "the webhook's client certificate", err);
@@ -73,13 +68,7 @@ static int url_parse(const char *name, const char *url, struct cg_upstream_url *
         return url_refuse(name, url, "has a query ('?...'); a webhook URL is https://host[:port][/path]", err);
     if (strchr(url, '#'))
         return url_refuse(name, url, "has a fragment ('#...'), which is never sent to a server", err);
-    int rc = cg_config_upstream_url_parse(name, url, out, err);
-    if (rc < 0 && !strncmp(err->msg, "upstream '", 10)) {
-        char msg[CG_ERR_MSG_MAX];
-        snprintf(msg, sizeof(msg), "webhook '%s", err->msg + 10);
-        cg_strlcpy(err->msg, msg, sizeof(err->msg));
-    }
-    return rc;
+    return cg_config_webhook_url_parse(name, url, out, err);
 }
 
 /* One event type of --events into types: valid, given once, at most EVENTS_MAX of them. */

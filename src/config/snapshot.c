@@ -743,7 +743,7 @@ static int webhook_url(const struct cg_store_webhook *row, struct cg_snapshot_we
 {
     CG_ENSURE(w->url = cg_strdup(row->url), CG_ENOMEM);
     struct cg_upstream_url url;
-    CG_GUARD(cg_config_upstream_url_parse(row->name, row->url, &url, err));
+    CG_GUARD(cg_config_webhook_url_parse(row->name, row->url, &url, err));
     w->host = url.host;
     w->port = url.port;
     url.host = NULL;

@@ -52,13 +52,13 @@ static bool path_char_ok(const char *p, size_t left)
     return false;
 }
 
-static int refuse(const char *name, const char *url, struct cg_err *err, const char *why, const char *hint)
+static int refuse(const char *what, const char *name, const char *url, struct cg_err *err, const char *why, const char *hint)
 {
-    cg_err_set(err, CG_EINVAL, "upstream '%s': URL '%s' %s", who(name), url, why);
+    cg_err_set(err, CG_EINVAL, "%s '%s': URL '%s' %s", what, who(name), url, why);
     return cg_err_hint_code(err, CG_EINVAL, "%s", hint);
 }
 
-static int path_check(const char *name, const char *url, struct cg_slice path, struct cg_err *err)
+static int path_check(const char *what, const char *name, const char *url, struct cg_slice path, struct cg_err *err)
 {
     const char *p = (const char *)path.ptr;
     for (size_t i = 0; i < path.len; i++)
@@ -71,7 +71,7 @@ static int path_check(const char *name, const char *url, struct cg_slice path, s
                 snprintf(why, sizeof(why), "has the character '%c' in its path, which a URL may not hold", c);
             else
                 snprintf(why, sizeof(why), "has the byte 0x%02x in its path, which a URL may not hold", c);
-            return refuse(name, url, err, why, "percent-encode it (a space is %20) or remove it");
+            return refuse(what, name, url, err, why, "percent-encode it (a space is %20) or remove it");
         }
     /* dot segments would be resolved away by the server (RFC 3986 section 5.2.4): a base path
      * must say where it leads */
@@ -80,14 +80,14 @@ static int path_check(const char *name, const char *url, struct cg_slice path, s
         while (j < path.len && p[j] != '/') j++;
         size_t seg = j - i - 1;
         if ((seg == 1 && p[i + 1] == '.') || (seg == 2 && p[i + 1] == '.' && p[i + 2] == '.'))
-            return refuse(name, url, err, "has a '.' or '..' segment in its path",
+            return refuse(what, name, url, err, "has a '.' or '..' segment in its path",
                           "write the base path as the server should receive it, without '.' and '..'");
         i = j;
     }
     return 0;
 }
 
-static int host_check(const char *name, const char *url, const struct cg_http_uri *u, struct cg_err *err)
+static int host_check(const char *what, const char *name, const char *url, const struct cg_http_uri *u, struct cg_err *err)
 {
     if (u->ipv6) {
         char tmp[64];
@@ -98,39 +98,40 @@ static int host_check(const char *name, const char *url, const struct cg_http_ur
         if (inet_pton(AF_INET6, tmp, &a) != 1) goto bad_v6;
         return 0;
     bad_v6:
-        return refuse(name, url, err, "has a bad IPv6 address", "write an IPv6 address in brackets, e.g. "
+        return refuse(what, name, url, err, "has a bad IPv6 address", "write an IPv6 address in brackets, e.g. "
                                                                  "https://[2001:db8::1]:8443/");
     }
     const char *h = (const char *)u->host.ptr;
     bool empty_label = h[0] == '.' || h[u->host.len - 1] == '.';
     for (size_t i = 1; i < u->host.len && !empty_label; i++) empty_label = h[i] == '.' && h[i - 1] == '.';
     if (empty_label)
-        return refuse(name, url, err, "has an empty label in its host name",
+        return refuse(what, name, url, err, "has an empty label in its host name",
                       "write the host name without leading, trailing or doubled dots");
     return 0;
 }
 
-int cg_config_upstream_url_parse(const char *name, const char *url, struct cg_upstream_url *out,
-                                 struct cg_err *err)
+/* The URL of an upstream or a webhook (what names the kind in the messages). */
+static int url_parse(const char *what, const char *name, const char *url, struct cg_upstream_url *out,
+                     struct cg_err *err)
 {
     memset(out, 0, sizeof(*out));
     if (!url || !*url) {
-        cg_err_set(err, CG_EINVAL, "upstream '%s' has no URL", who(name));
+        cg_err_set(err, CG_EINVAL, "%s '%s' has no URL", what, who(name));
         return cg_err_hint_code(err, CG_EINVAL, "give it as " URL_FORM);
     }
     size_t len = strlen(url);
     if (len > CG_UPSTREAM_URL_MAX) {
-        cg_err_set(err, CG_EINVAL, "upstream '%s': the URL is %zu bytes long, more than the %d allowed", who(name),
+        cg_err_set(err, CG_EINVAL, "%s '%s': the URL is %zu bytes long, more than the %d allowed", what, who(name),
                    len, CG_UPSTREAM_URL_MAX);
         return cg_err_hint_code(err, CG_EINVAL, "an upstream URL is a base: " URL_FORM);
     }
     const char *sep = strstr(url, "://");
     const char *colon = strchr(url, ':');
     if (!sep || colon != sep || sep == url)
-        return refuse(name, url, err, "is not an absolute URL (it has no scheme://)", "write it as " URL_FORM);
+        return refuse(what, name, url, err, "is not an absolute URL (it has no scheme://)", "write it as " URL_FORM);
     size_t scheme_len = (size_t)(sep - url);
     if (scheme_len == 4 && strncasecmp(url, "http", 4) == 0)
-        return refuse(name, url, err,
+        return refuse(what, name, url, err,
                       "uses http://, but certgate always originates TLS to an upstream (there is no plain-text "
                       "upstream)",
                       "write https:// (the port stays as given: http://host:8080/ becomes https://host:8080/)");
@@ -138,22 +139,22 @@ int cg_config_upstream_url_parse(const char *name, const char *url, struct cg_up
         char why[128];
         int shown = (int)(scheme_len > 32 ? 32 : scheme_len);
         snprintf(why, sizeof(why), "has the scheme '%.*s'; an upstream URL is https://", shown, url);
-        return refuse(name, url, err, why, "write it as " URL_FORM);
+        return refuse(what, name, url, err, why, "write it as " URL_FORM);
     }
     const char *auth = sep + 3, *auth_end = auth;
     while (*auth_end && *auth_end != '/' && *auth_end != '?' && *auth_end != '#') auth_end++;
     if (memchr(auth, '@', (size_t)(auth_end - auth)))
-        return refuse(name, url, err,
+        return refuse(what, name, url, err,
                       "holds user information ('user@'): credentials do not belong in an upstream URL",
                       "remove the part up to '@': certgate authenticates to upstreams with the client certificate "
                       "that the pins select");
     if (strchr(url, '?'))
-        return refuse(name, url, err,
+        return refuse(what, name, url, err,
                       "has a query ('?...'): an upstream URL is a base that request paths are appended to, and each "
                       "request brings its own query",
                       "remove '?' and what follows from the URL");
     if (strchr(url, '#'))
-        return refuse(name, url, err, "has a fragment ('#...'), which is never sent to a server",
+        return refuse(what, name, url, err, "has a fragment ('#...'), which is never sent to a server",
                       "remove '#' and what follows from the URL");
     struct cg_http_uri u;
     const char *why = NULL;
@@ -161,10 +162,10 @@ int cg_config_upstream_url_parse(const char *name, const char *url, struct cg_up
         char w[200], msg[240];
         why_for_url(why, w, sizeof(w));
         snprintf(msg, sizeof(msg), "is not valid: %s", w);
-        return refuse(name, url, err, msg, "write it as " URL_FORM " (a port is 1 to 65535)");
+        return refuse(what, name, url, err, msg, "write it as " URL_FORM " (a port is 1 to 65535)");
     }
-    CG_GUARD(host_check(name, url, &u, err));
-    CG_GUARD(path_check(name, url, u.path, err));
+    CG_GUARD(host_check(what, name, url, &u, err));
+    CG_GUARD(path_check(what, name, url, u.path, err));
     size_t plen = u.path.len;
     while (plen > 0 && u.path.ptr[plen - 1] == '/') plen--;
     char *host = cg_strndup((const char *)u.host.ptr, u.host.len);
@@ -172,7 +173,7 @@ int cg_config_upstream_url_parse(const char *name, const char *url, struct cg_up
     if (!host || !base) {
         cg_free(host);
         cg_free(base);
-        return cg_err_set(err, CG_ENOMEM, "out of memory while reading the URL of upstream '%s'", who(name));
+        return cg_err_set(err, CG_ENOMEM, "out of memory while reading the URL of %s '%s'", what, who(name));
     }
     for (char *p = host; *p; p++) *p = (char)tolower((unsigned char)*p);
     out->host = host;
@@ -180,6 +181,16 @@ int cg_config_upstream_url_parse(const char *name, const char *url, struct cg_up
     out->port = u.port ? u.port : 443;
     out->ipv6 = u.ipv6;
     return 0;
+}
+
+int cg_config_upstream_url_parse(const char *name, const char *url, struct cg_upstream_url *out, struct cg_err *err)
+{
+    return url_parse("upstream", name, url, out, err);
+}
+
+int cg_config_webhook_url_parse(const char *name, const char *url, struct cg_upstream_url *out, struct cg_err *err)
+{
+    return url_parse("webhook", name, url, out, err);
 }
 
 int cg_config_upstream_spki_parse(const char *name, const char *b64, uint8_t out[CG_UPSTREAM_SPKI_LEN],

@@ -29,6 +29,9 @@ struct cg_upstream_url {
  * CG_UPSTREAM_URL_MAX bytes. out is left zeroed on failure. */
 CG_RESULT cg_config_upstream_url_parse(const char *name, const char *url, struct cg_upstream_url *out,
                                        struct cg_err *err);
+/* The same rules for a webhook's URL (https://host[:port][/path]), the messages naming the webhook. */
+CG_RESULT cg_config_webhook_url_parse(const char *name, const char *url, struct cg_upstream_url *out,
+                                      struct cg_err *err);
 void cg_config_upstream_url_cleanup(struct cg_upstream_url *u);
 
 /* Decodes an SPKI pin: base64 (RFC 4648 section 4, padded) of the 32-byte SHA-256 of the

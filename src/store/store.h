@@ -507,61 +507,53 @@ static inline CG_RESULT cg_store_rule_list(struct cg_store *s, const char *env, 
                                            struct cg_store_rule_list *o, struct cg_err *e)
 { return s->ops->rule_list(s, env, site, o, e); }
 
-static inline CG_RESULT cg_store_token_put(struct cg_store *s, const char *env, const struct cg_store_token *t,
-                                           struct cg_err *e)
-{ return s->ops->token_put(s, env, t, e); }
-static inline CG_RESULT cg_store_token_find(struct cg_store *s, const char *env, const char *hash,
-                                            struct cg_store_token *o, struct cg_err *e)
-{ return s->ops->token_find(s, env, hash, o, e); }
-static inline CG_RESULT cg_store_token_get(struct cg_store *s, const char *env, const char *name,
-                                           struct cg_store_token *o, struct cg_err *e)
-{ return s->ops->token_get(s, env, name, o, e); }
-static inline CG_RESULT cg_store_token_list(struct cg_store *s, const char *env, struct cg_store_token_list *o,
-                                            struct cg_err *e)
-{ return s->ops->token_list(s, env, o, e); }
-static inline CG_RESULT cg_store_token_delete(struct cg_store *s, const char *env, const char *name, struct cg_err *e)
-{ return s->ops->token_delete(s, env, name, e); }
-static inline CG_RESULT cg_store_token_touch(struct cg_store *s, const char *env, const char *name, int64_t at,
-                                             struct cg_err *e)
-{ return s->ops->token_touch(s, env, name, at, e); }
-static inline CG_RESULT cg_store_audit_put(struct cg_store *s, const char *env, const struct cg_store_audit *a,
-                                           struct cg_err *e)
-{ return s->ops->audit_put(s, env, a, e); }
-static inline CG_RESULT cg_store_audit_list(struct cg_store *s, const char *env, int64_t before_id, size_t limit,
-                                            struct cg_store_audit_list *o, struct cg_err *e)
-{ return s->ops->audit_list(s, env, before_id, limit, o, e); }
-
-#define CG_STORE_WRAP(ret, name, params, args)                                                                    \
+/* The ops added since tokens: one line each (the ones above were written out by hand). */
+#define CG_STORE_WRAP(name, params, args)                                                                         \
     static inline CG_RESULT cg_store_##name params { return s->ops->name args; }
-CG_STORE_WRAP(int, webhook_put, (struct cg_store *s, const char *env, const struct cg_store_webhook *w, bool replace,
+CG_STORE_WRAP(token_put, (struct cg_store *s, const char *env, const struct cg_store_token *t, struct cg_err *e),
+              (s, env, t, e))
+CG_STORE_WRAP(token_find, (struct cg_store *s, const char *env, const char *hash, struct cg_store_token *o,
+                           struct cg_err *e), (s, env, hash, o, e))
+CG_STORE_WRAP(token_get, (struct cg_store *s, const char *env, const char *name, struct cg_store_token *o,
+                          struct cg_err *e), (s, env, name, o, e))
+CG_STORE_WRAP(token_list, (struct cg_store *s, const char *env, struct cg_store_token_list *o, struct cg_err *e),
+              (s, env, o, e))
+CG_STORE_WRAP(token_delete, (struct cg_store *s, const char *env, const char *name, struct cg_err *e), (s, env, name, e))
+CG_STORE_WRAP(token_touch, (struct cg_store *s, const char *env, const char *name, int64_t at, struct cg_err *e),
+              (s, env, name, at, e))
+CG_STORE_WRAP(audit_put, (struct cg_store *s, const char *env, const struct cg_store_audit *a, struct cg_err *e),
+              (s, env, a, e))
+CG_STORE_WRAP(audit_list, (struct cg_store *s, const char *env, int64_t before_id, size_t limit,
+                           struct cg_store_audit_list *o, struct cg_err *e), (s, env, before_id, limit, o, e))
+CG_STORE_WRAP(webhook_put, (struct cg_store *s, const char *env, const struct cg_store_webhook *w, bool replace,
                                  struct cg_err *e), (s, env, w, replace, e))
-CG_STORE_WRAP(int, webhook_get, (struct cg_store *s, const char *env, const char *name, struct cg_store_webhook *o,
+CG_STORE_WRAP(webhook_get, (struct cg_store *s, const char *env, const char *name, struct cg_store_webhook *o,
                                  struct cg_err *e), (s, env, name, o, e))
-CG_STORE_WRAP(int, webhook_list, (struct cg_store *s, const char *env, struct cg_store_webhook_list *o,
+CG_STORE_WRAP(webhook_list, (struct cg_store *s, const char *env, struct cg_store_webhook_list *o,
                                   struct cg_err *e), (s, env, o, e))
-CG_STORE_WRAP(int, webhook_delete, (struct cg_store *s, const char *env, const char *name, struct cg_err *e),
+CG_STORE_WRAP(webhook_delete, (struct cg_store *s, const char *env, const char *name, struct cg_err *e),
               (s, env, name, e))
-CG_STORE_WRAP(int, webhook_problem_set, (struct cg_store *s, const char *env, const char *name, const char *problem,
+CG_STORE_WRAP(webhook_problem_set, (struct cg_store *s, const char *env, const char *name, const char *problem,
                                          int64_t at, struct cg_err *e), (s, env, name, problem, at, e))
-CG_STORE_WRAP(int, event_put, (struct cg_store *s, const char *env, const struct cg_store_event *ev, size_t *n,
+CG_STORE_WRAP(event_put, (struct cg_store *s, const char *env, const struct cg_store_event *ev, size_t *n,
                                struct cg_err *e), (s, env, ev, n, e))
-CG_STORE_WRAP(int, event_get, (struct cg_store *s, const char *env, const char *id, struct cg_store_event *o,
+CG_STORE_WRAP(event_get, (struct cg_store *s, const char *env, const char *id, struct cg_store_event *o,
                                struct cg_err *e), (s, env, id, o, e))
-CG_STORE_WRAP(int, delivery_claim, (struct cg_store *s, const char *env, int64_t now_ms, int64_t lease_ms, size_t max,
+CG_STORE_WRAP(delivery_claim, (struct cg_store *s, const char *env, int64_t now_ms, int64_t lease_ms, size_t max,
                                     size_t per_webhook, struct cg_store_delivery_list *o, struct cg_err *e),
               (s, env, now_ms, lease_ms, max, per_webhook, o, e))
-CG_STORE_WRAP(int, delivery_finish, (struct cg_store *s, const char *env, int64_t id, int status, int64_t next_at_ms,
+CG_STORE_WRAP(delivery_finish, (struct cg_store *s, const char *env, int64_t id, int status, int64_t next_at_ms,
                                      const struct cg_store_attempt *a, struct cg_err *e),
               (s, env, id, status, next_at_ms, a, e))
-CG_STORE_WRAP(int, delivery_release_all, (struct cg_store *s, const char *env, struct cg_err *e), (s, env, e))
-CG_STORE_WRAP(int, delivery_get, (struct cg_store *s, const char *env, int64_t id, struct cg_store_delivery *o,
+CG_STORE_WRAP(delivery_release_all, (struct cg_store *s, const char *env, struct cg_err *e), (s, env, e))
+CG_STORE_WRAP(delivery_get, (struct cg_store *s, const char *env, int64_t id, struct cg_store_delivery *o,
                                   struct cg_err *e), (s, env, id, o, e))
-CG_STORE_WRAP(int, delivery_list, (struct cg_store *s, const char *env, const char *webhook, int status, size_t limit,
+CG_STORE_WRAP(delivery_list, (struct cg_store *s, const char *env, const char *webhook, int status, size_t limit,
                                    struct cg_store_delivery_list *o, struct cg_err *e),
               (s, env, webhook, status, limit, o, e))
-CG_STORE_WRAP(int, delivery_replay, (struct cg_store *s, const char *env, int64_t id, int64_t now_ms,
+CG_STORE_WRAP(delivery_replay, (struct cg_store *s, const char *env, int64_t id, int64_t now_ms,
                                      struct cg_err *e), (s, env, id, now_ms, e))
-CG_STORE_WRAP(int, delivery_pending_count, (struct cg_store *s, const char *env, uint64_t *o, struct cg_err *e),
+CG_STORE_WRAP(delivery_pending_count, (struct cg_store *s, const char *env, uint64_t *o, struct cg_err *e),
               (s, env, o, e))
 
 #endif

@@ -418,3 +418,18 @@ def test_every_route_checks_the_role(admin, cg):
     # nothing was changed by any of it
     st, _, audit = api.call("GET", "/api/v1/audit", tok=toks["viewer"])
     assert [a["action"] for a in audit] == ["token add"] * 3, audit  # the fixture's, by the CLI
+
+
+def test_upstream_through_the_api(admin):
+    api, _ = api_for(admin, role="operator")
+    st, _, body = api.call("POST", "/api/v1/upstreams", {"name": "partner", "url": "https://api.partner.example/v1",
+                                                         "server_name": None, "trust": "system+env"})
+    assert st == 201 and body["url"] == "https://api.partner.example/v1" and body["trust"] == "system+env", body
+    st, _, body = api.call("PUT", "/api/v1/upstreams/partner", {"server_name": "edge.partner.example",
+                                                                "timeout_ms": 2500})
+    assert st == 200 and body["server_name"] == "edge.partner.example" and body["timeout_ms"] == 2500, body
+    st, _, body = api.call("PUT", "/api/v1/upstreams/partner", {"server_name": None})
+    assert st == 200 and body["server_name"] == "api.partner.example", body
+    st, _, body = api.call("POST", "/api/v1/upstreams", {"name": "x", "url": "https://x.example", "colour": "red"})
+    assert_error(st, body, 400, "invalid", "unknown field 'colour'")
+    assert body["hint"].count("url") == 1, body
